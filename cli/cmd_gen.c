@@ -1,0 +1,216 @@
+/* cmd_gen: the command line of `kheaders gen`. Turns flags and Kbuild's
+ * environment into a kh_gen_opts, runs the generator, reports. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kh_cli.h"
+#include "kh_gen.h"
+#include "kh_time.h"
+
+static const char kh_gen_usage[] =
+	"Usage: kheaders gen [OPTION]... -o FILE.tar.xz\n"
+	"Build the in-kernel headers archive from a kernel tree: every *.h\n"
+	"below include/ and arch/ARCH/include/ of srctree and objtree, with\n"
+	"comments stripped as upstream does, in a reproducible tar.xz.\n"
+	"\n"
+	"  -o, --output FILE   the archive to write (required)\n"
+	"      --stub FILE     also write the .S that embeds the archive\n"
+	"      --incbin PATH   path the stub's .incbin names (default: the\n"
+	"                      -o argument as given)\n"
+	"      --srctree DIR   kernel source tree (default: $srctree, else .)\n"
+	"      --objtree DIR   build tree (default: the current directory)\n"
+	"      --arch NAME     source architecture (default: $SRCARCH)\n"
+	"      --mtime WHEN    mtime of every entry: @SECONDS or a date as\n"
+	"                      date, date -R, date -u or date -I print it\n"
+	"                      (default: $KBUILD_BUILD_TIMESTAMP, else\n"
+	"                      $SOURCE_DATE_EPOCH, else @0); no zone means UTC\n"
+	"      --no-strip      keep comments\n"
+	"  -j, --threads N     reader threads (default: online CPUs); never\n"
+	"                      changes the output\n"
+	"  -q, --quiet         print nothing on success\n"
+	"  -v, --verbose       print the settings and what was archived\n"
+	"  -h, --help          show this help and exit\n"
+	"\n"
+	"Prints '  GEN     FILE' as Kbuild does. Outputs are replaced\n"
+	"atomically; on failure the previous ones are left untouched.\n"
+	"Exit status: 0 success, 1 error, 2 usage error.\n";
+
+enum {
+	KH_OPT_STUB = 256,
+	KH_OPT_INCBIN,
+	KH_OPT_SRCTREE,
+	KH_OPT_OBJTREE,
+	KH_OPT_ARCH,
+	KH_OPT_MTIME,
+	KH_OPT_NO_STRIP,
+};
+
+static const struct option kh_gen_longopts[] = {
+	{ "output", required_argument, NULL, 'o' },
+	{ "stub", required_argument, NULL, KH_OPT_STUB },
+	{ "incbin", required_argument, NULL, KH_OPT_INCBIN },
+	{ "srctree", required_argument, NULL, KH_OPT_SRCTREE },
+	{ "objtree", required_argument, NULL, KH_OPT_OBJTREE },
+	{ "arch", required_argument, NULL, KH_OPT_ARCH },
+	{ "mtime", required_argument, NULL, KH_OPT_MTIME },
+	{ "no-strip", no_argument, NULL, KH_OPT_NO_STRIP },
+	{ "threads", required_argument, NULL, 'j' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct kh_gen_cli {
+	struct kh_gen_opts o;
+	const char *mtime_arg;
+	const char *mtime_src;   /* where the mtime came from, for -v */
+	int quiet, verbose;
+};
+
+static const char *kh_gen_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+static int kh_gen_default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+static int kh_gen_parse_threads(const char *s, int *out)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+
+	if (!*s || *end || n < 1 || n > 64)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+/* Returns -1 to continue, or the exit status. */
+static int kh_gen_parse(int argc, char **argv, struct kh_gen_cli *c)
+{
+	int opt;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":o:j:qvh", kh_gen_longopts,
+				  NULL)) != -1) {
+		switch (opt) {
+		case 'o': c->o.output = optarg; break;
+		case KH_OPT_STUB: c->o.stub = optarg; break;
+		case KH_OPT_INCBIN: c->o.incbin = optarg; break;
+		case KH_OPT_SRCTREE: c->o.srctree = optarg; break;
+		case KH_OPT_OBJTREE: c->o.objtree = optarg; break;
+		case KH_OPT_ARCH: c->o.arch = optarg; break;
+		case KH_OPT_MTIME:
+			c->mtime_arg = optarg;
+			c->mtime_src = "--mtime";
+			break;
+		case KH_OPT_NO_STRIP: c->o.strip = 0; break;
+		case 'j':
+			if (kh_gen_parse_threads(optarg, &c->o.threads) < 0)
+				return kh_cli_usage("gen", "--threads wants a "
+						    "number from 1 to 64, not "
+						    "'%s'", optarg);
+			break;
+		case 'q': c->quiet = 1; break;
+		case 'v': c->verbose = 1; break;
+		case 'h':
+			fputs(kh_gen_usage, stdout);
+			return KH_EXIT_OK;
+		case ':':
+			return kh_cli_usage("gen", "option '%s' needs an "
+					    "argument", argv[optind - 1]);
+		default:
+			return kh_cli_usage("gen", "unknown option '%s'",
+					    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return kh_cli_usage("gen", "unexpected argument '%s'",
+				    argv[optind]);
+	if (!c->o.output)
+		return kh_cli_usage("gen", "no output: pass -o FILE.tar.xz");
+	return -1;
+}
+
+/* --mtime, else KBUILD_BUILD_TIMESTAMP, else SOURCE_DATE_EPOCH, else 0:
+ * never the clock or the files, so an unset variable still gives the
+ * same archive everywhere. */
+static int kh_gen_mtime(struct kh_gen_cli *c, struct kh_error *err)
+{
+	const char *v;
+
+	if (c->mtime_arg)
+		return kh_time_parse(c->mtime_arg, "--mtime", &c->o.mtime, err);
+	if ((v = kh_gen_env("KBUILD_BUILD_TIMESTAMP"))) {
+		c->mtime_src = "KBUILD_BUILD_TIMESTAMP";
+		return kh_time_parse(v, c->mtime_src, &c->o.mtime, err);
+	}
+	if ((v = kh_gen_env("SOURCE_DATE_EPOCH"))) {
+		c->mtime_src = "SOURCE_DATE_EPOCH";
+		return kh_time_parse_epoch(v, c->mtime_src, &c->o.mtime, err);
+	}
+	c->mtime_src = "default";
+	c->o.mtime = 0;
+	return 0;
+}
+
+static void kh_gen_print_opts(const struct kh_gen_cli *c)
+{
+	char when[64];
+
+	kh_time_format(c->o.mtime, when, sizeof(when));
+	fprintf(stderr,
+		"kheaders gen: srctree=%s objtree=%s arch=%s\n"
+		"kheaders gen: mtime=@%lld (%s) from %s\n"
+		"kheaders gen: strip=%s format=gnu-tar xz=preset %u, crc64, "
+		"single stream\n"
+		"kheaders gen: threads=%d output=%s stub=%s\n",
+		c->o.srctree, c->o.objtree, c->o.arch, (long long)c->o.mtime,
+		when, c->mtime_src, c->o.strip ? "upstream-perl" : "none",
+		(unsigned)c->o.xz_preset, c->o.threads, c->o.output,
+		c->o.stub ? c->o.stub : "(none)");
+}
+
+int kh_cmd_gen(int argc, char **argv)
+{
+	struct kh_gen_cli c = { .o = KH_GEN_OPTS_INIT };
+	struct kh_gen_result res = KH_GEN_RESULT_INIT;
+	struct kh_error err = KH_ERROR_INIT;
+	const char *v;
+	int status;
+
+	c.o.srctree = (v = kh_gen_env("srctree")) ? v : ".";
+	c.o.arch = kh_gen_env("SRCARCH");
+	c.o.threads = kh_gen_default_threads();
+	status = kh_gen_parse(argc, argv, &c);
+	if (status >= 0)
+		return status;
+	if (kh_gen_mtime(&c, &err) < 0)
+		return kh_cli_fail(&err);
+	if (c.verbose)
+		kh_gen_print_opts(&c);
+	if (kh_gen_run(&c.o, &res, &err) < 0)
+		return kh_cli_fail(&err);
+	if (c.verbose)
+		fprintf(stderr,
+			"kheaders gen: %zu files, %zu symlinks, %zu "
+			"directories; tar %llu bytes, xz %llu bytes\n",
+			res.files, res.symlinks, res.dirs,
+			(unsigned long long)res.tar_size,
+			(unsigned long long)res.xz_size);
+	if (!c.quiet)
+		printf("  %-7s %s\n", "GEN", c.o.output);
+	return KH_EXIT_OK;
+}

@@ -1,0 +1,31 @@
+/* kh_cli: what the subcommands of the kheaders front end share.
+ *
+ * Only the front end prints and exits. Exit statuses, for every
+ * subcommand (documented in kheaders(1)):
+ *   0  success
+ *   1  an error: bad input tree, I/O failure, unparsable timestamp...
+ *   2  usage: unknown option, missing argument
+ */
+#ifndef KH_CLI_H
+#define KH_CLI_H
+
+#include "kh_error.h"
+
+#define KH_EXIT_OK 0
+#define KH_EXIT_ERROR 1
+#define KH_EXIT_USAGE 2
+
+/* "kheaders: <message>" on stderr. */
+void kh_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Report a library error and return KH_EXIT_ERROR. */
+int kh_cli_fail(const struct kh_error *err);
+
+/* Usage error: message, a hint to --help, and KH_EXIT_USAGE. */
+int kh_cli_usage(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The `gen` subcommand. */
+int kh_cmd_gen(int argc, char **argv);
+
+#endif

@@ -1,0 +1,117 @@
+/* kheaders: front end. Dispatches subcommands, owns printing, signals
+ * and exit statuses; everything else lives in the library modules. */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kh_afile.h"
+#include "kh_cli.h"
+
+#ifndef KH_VERSION
+#define KH_VERSION "unknown"
+#endif
+
+static const char kh_usage[] =
+	"Usage: kheaders COMMAND [OPTION]...\n"
+	"Build the Linux in-kernel headers archive (CONFIG_IKHEADERS)\n"
+	"reproducibly, without cpio, perl, tar or xz.\n"
+	"\n"
+	"Commands:\n"
+	"  gen        build kheaders_data.tar.xz (and its .S stub) from a "
+	"kernel tree\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help     show this help and exit\n"
+	"  -V, --version  show the version and exit\n"
+	"\n"
+	"Run 'kheaders COMMAND --help' for a command's options; see "
+	"kheaders(1).\n"
+	"Exit status: 0 success, 1 error, 2 usage error.\n";
+
+void kh_cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kheaders: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int kh_cli_fail(const struct kh_error *err)
+{
+	kh_cli_error("%s", err->msg[0] ? err->msg : "unknown error");
+	return KH_EXIT_ERROR;
+}
+
+int kh_cli_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kheaders: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'kheaders %s%s--help'.\n", cmd ? cmd : "",
+		cmd ? " " : "");
+	return KH_EXIT_USAGE;
+}
+
+/* Remove temporaries, then die of the same signal so the parent (make)
+ * sees how we ended. */
+static void kh_cli_signal(int sig)
+{
+	kh_afile_unlink_all();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void kh_cli_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kh_cli_signal;
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+/* stdout may be a full disk or a closed pipe: say so, never exit 0. */
+static int kh_cli_close_stdout(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		kh_cli_error("standard output: write error");
+		return status ? status : KH_EXIT_ERROR;
+	}
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+	int status;
+
+	kh_cli_signals();
+	if (!cmd)
+		return kh_cli_usage(NULL, "no command given");
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") ||
+	    !strcmp(cmd, "help")) {
+		fputs(kh_usage, stdout);
+		return kh_cli_close_stdout(KH_EXIT_OK);
+	}
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+		printf("kheaders %s\n", KH_VERSION);
+		return kh_cli_close_stdout(KH_EXIT_OK);
+	}
+	if (!strcmp(cmd, "gen"))
+		status = kh_cmd_gen(argc - 1, argv + 1);
+	else
+		return kh_cli_usage(NULL, "unknown command '%s'", cmd);
+	return kh_cli_close_stdout(status);
+}

@@ -1,0 +1,37 @@
+/* kh_reader: read (and strip) the selected headers on worker threads.
+ *
+ * Workers run ahead of the archive writer, which takes the results in
+ * archive order; the output never depends on the thread count. Each
+ * file is checked against what the walk saw, so a header that changes
+ * or vanishes during the run is an error, not a silently mixed archive.
+ */
+#ifndef KH_READER_H
+#define KH_READER_H
+
+#include <stddef.h>
+
+#include "kh_error.h"
+#include "kh_walk.h"
+
+struct kh_reader;
+
+/* Start threads workers over list (which must outlive the reader). */
+int kh_reader_new(const struct kh_walk_list *list, int strip, int threads,
+		  struct kh_reader **r, struct kh_error *err);
+
+/* Wait for entry i: file content (stripped) or symlink target. The
+ * buffer stays valid until kh_reader_done(r, i). Entries must be taken
+ * in increasing order. */
+int kh_reader_get(struct kh_reader *r, size_t i, const char **data,
+		  size_t *len, struct kh_error *err);
+
+void kh_reader_done(struct kh_reader *r, size_t i);
+
+/* Stop the workers and free everything. */
+void kh_reader_free(struct kh_reader *r);
+
+/* Read one entry synchronously (what a worker does; for tests). */
+int kh_reader_load(const struct kh_walk_entry *e, int strip, char **data,
+		   size_t *len, struct kh_error *err);
+
+#endif

@@ -1,0 +1,62 @@
+/* kh_walk: find the headers that go into the archive.
+ *
+ * Selection is upstream's: `find include/ arch/$SRCARCH/include/ -name
+ * '*.h'` in srctree, then in objtree, where an objtree path replaces
+ * the srctree one. Symlinks are never followed, only recorded. Left
+ * out on purpose: include/generated/utsversion.h (generated after the
+ * archive, so it made builds differ) and NFS/AFS silly-rename files
+ * (any path component starting with ".nfs" or ".__afs").
+ */
+#ifndef KH_WALK_H
+#define KH_WALK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "kh_error.h"
+
+enum kh_walk_type {
+	KH_WALK_FILE = 1,
+	KH_WALK_SYMLINK = 2,
+};
+
+struct kh_walk_entry {
+	char *rel;            /* archive path without "./": include/x.h */
+	char *path;           /* where to read it: TREE/include/x.h */
+	enum kh_walk_type type;
+	int tree;             /* 0 srctree, 1 objtree */
+	off_t size;
+	int64_t mtime_ns;
+	ino_t ino;
+};
+
+struct kh_walk_list {
+	struct kh_walk_entry *v;
+	size_t n, cap;
+};
+
+#define KH_WALK_LIST_INIT { NULL, 0, 0 }
+
+/* Add every selected header below root/sub to list. A missing root/sub
+ * is an error only when required is set. */
+int kh_walk_tree(const char *root, const char *sub, int tree, int required,
+		 struct kh_walk_list *list, struct kh_error *err);
+
+/* Sort by archive path and drop srctree entries shadowed by objtree. */
+void kh_walk_finish(struct kh_walk_list *list);
+
+/* Is this relative path left out of the archive? (exposed for tests) */
+int kh_walk_excluded(const char *rel);
+
+/* GNU tar --sort=name order: a depth-first walk with each directory's
+ * names in strcmp order. On whole paths that is a byte comparison in
+ * which '/' sorts before every other byte. */
+int kh_walk_pathcmp(const char *a, const char *b);
+
+/* Does a file name match find's -name '*.h'? */
+int kh_walk_is_header(const char *name);
+
+void kh_walk_list_release(struct kh_walk_list *list);
+
+#endif

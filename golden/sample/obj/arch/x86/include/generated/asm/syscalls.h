@@ -1,0 +1,2 @@
+/* generated */
+#define __NR_read 0

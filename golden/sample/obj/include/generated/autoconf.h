@@ -1,0 +1,1 @@
+#define CONFIG_X86 1

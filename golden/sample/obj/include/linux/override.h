@@ -1,0 +1,2 @@
+/* objtree version */
+#define OVERRIDE 1

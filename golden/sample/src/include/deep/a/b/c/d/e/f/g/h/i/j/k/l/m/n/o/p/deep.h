@@ -1,0 +1,2 @@
+/* deep */
+#define DEEP 1

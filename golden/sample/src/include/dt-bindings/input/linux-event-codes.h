@@ -1,0 +1,1 @@
+../../uapi/linux/input-event-codes.h

@@ -1,0 +1,1 @@
+#define ORDER_AB 1

@@ -1,0 +1,1 @@
+../long/a-directory-name-that-is-rather-long-to-push-the-path-past-one-hundred-bytes/and-a-header-name-that-is-long-as-well.h

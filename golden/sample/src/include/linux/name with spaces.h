@@ -1,0 +1,2 @@
+/* name with spaces */
+#define SPACES 1

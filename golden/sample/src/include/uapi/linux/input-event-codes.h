@@ -1,0 +1,2 @@
+/* event codes */
+#define KEY_A 30
