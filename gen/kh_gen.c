@@ -141,7 +141,9 @@ static int kh_gen_entries(const struct kh_gen_opts *o,
 		if (ret < 0)
 			break;
 		snprintf(path, sizeof(path), "./%s", e->rel);
-		if (e->type == KH_WALK_SYMLINK) {
+		if (e->type == KH_WALK_PARENTS) {
+			ret = 0;
+		} else if (e->type == KH_WALK_SYMLINK) {
 			ret = kh_tarw_symlink(tw, path, data, err);
 			res->symlinks++;
 		} else {

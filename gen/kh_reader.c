@@ -137,6 +137,8 @@ int kh_reader_load(const struct kh_walk_entry *e, int strip, char **data,
 
 	*data = NULL;
 	*len = 0;
+	if (e->type == KH_WALK_PARENTS)
+		return 0;
 	if (e->type == KH_WALK_SYMLINK)
 		return kh_reader_symlink(e, data, len, err);
 	ret = kh_reader_file(e, data, len, err);

@@ -24,24 +24,28 @@ static int kh_walk_silly(const char *comp, size_t n)
 	       (n >= 6 && !memcmp(comp, ".__afs", 6));
 }
 
-int kh_walk_excluded(const char *rel)
+size_t kh_walk_silly_end(const char *rel)
 {
 	const char *c = rel;
 
-	if (!strcmp(rel, "include/generated/utsversion.h"))
-		return 1;
-	/* GNU tar's unanchored --exclude=".nfs*" drops any component. */
+	/* GNU tar's unanchored --exclude=".nfs*" matches any component. */
 	while (*c) {
 		const char *slash = strchr(c, '/');
 		size_t n = slash ? (size_t)(slash - c) : strlen(c);
 
 		if (kh_walk_silly(c, n))
-			return 1;
+			return (size_t)(c - rel) + n;
 		if (!slash)
 			break;
 		c = slash + 1;
 	}
 	return 0;
+}
+
+int kh_walk_excluded(const char *rel)
+{
+	return !strcmp(rel, "include/generated/utsversion.h") ||
+	       kh_walk_silly_end(rel) != 0;
 }
 
 static char *kh_walk_join(const char *a, const char *b)
@@ -81,7 +85,10 @@ static int kh_walk_push(struct kh_walk_list *list, const char *root,
 		free(e->path);
 		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
 	}
-	e->type = S_ISLNK(st->st_mode) ? KH_WALK_SYMLINK : KH_WALK_FILE;
+	e->type = !st ? KH_WALK_PARENTS
+		: S_ISLNK(st->st_mode) ? KH_WALK_SYMLINK : KH_WALK_FILE;
+	if (!st)
+		return list->n++, 0;
 	e->tree = tree;
 	e->size = st->st_size;
 	e->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
@@ -106,6 +113,7 @@ static int kh_walk_one(int dfd, const char *root, char *rel, size_t rlen,
 {
 	size_t nlen = strlen(d->d_name);
 	int header = kh_walk_is_header(d->d_name);
+	size_t silly;
 	struct stat st;
 	char *path;
 	int ret;
@@ -133,8 +141,17 @@ static int kh_walk_one(int dfd, const char *root, char *rel, size_t rlen,
 	} else if (S_ISDIR(st.st_mode)) {
 		ret = kh_walk_dir(dfd, root, rel, rlen + 1 + nlen, tree, list,
 				  err);
-	} else if (!header || kh_walk_excluded(rel)) {
+	} else if (!header ||
+		   !strcmp(rel, "include/generated/utsversion.h")) {
 		ret = 0;
+	} else if ((silly = kh_walk_silly_end(rel)) != 0) {
+		/* Upstream copies silly-rename files and excludes them only
+		 * when archiving, so their directories stay listed. */
+		char saved = rel[silly];
+
+		rel[silly] = '\0';
+		ret = kh_walk_push(list, root, rel, NULL, tree, err);
+		rel[silly] = saved;
 	} else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
 		ret = kh_walk_push(list, root, rel, &st, tree, err);
 	} else {

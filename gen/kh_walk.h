@@ -19,6 +19,9 @@
 enum kh_walk_type {
 	KH_WALK_FILE = 1,
 	KH_WALK_SYMLINK = 2,
+	/* Nothing to archive but the parent directories: a silly-rename
+	 * file or directory, whose parents upstream's tar still lists. */
+	KH_WALK_PARENTS = 3,
 };
 
 struct kh_walk_entry {
@@ -48,6 +51,10 @@ void kh_walk_finish(struct kh_walk_list *list);
 
 /* Is this relative path left out of the archive? (exposed for tests) */
 int kh_walk_excluded(const char *rel);
+
+/* Length of rel up to the end of its first silly-rename component, or 0
+ * when it has none. */
+size_t kh_walk_silly_end(const char *rel);
 
 /* GNU tar --sort=name order: a depth-first walk with each directory's
  * names in strcmp order. On whole paths that is a byte comparison in
