@@ -51,7 +51,7 @@ int kh_stub_text(const char *incbin, char **out, size_t *len,
 	*out = NULL;
 	for (const char *s = incbin; *s; s++)
 		if (*s == '\n' || *s == '\r')
-			return kh_error_set(err, KH_EINVAL, incbin,
+			return kh_error_set(err, KH_EINVAL, NULL,
 					    "cannot .incbin a path with a "
 					    "line break");
 	q = kh_stub_quote(incbin);

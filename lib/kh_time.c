@@ -306,7 +306,7 @@ static const char *kh_time_fields_parse(const char *s,
 		return "no date";
 	if (f->month < 1 || f->month > 12 || f->day < 1 ||
 	    f->day > kh_time_mdays(f->year, f->month))
-		return "no such day";
+		return "no such date";
 	return NULL;
 }
 
