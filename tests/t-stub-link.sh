@@ -42,5 +42,23 @@ objcopy -O binary -j .rodata stub.o rodata.bin
 tail -c +8 rodata.bin | head -c "$size" | cmp - data/kheaders_data.tar.xz || { echo "FAIL .rodata data"; fail=1; }
 # No executable stack from our object.
 readelf -SW stub.o | grep -q 'note.GNU-stack' || { echo "FAIL no .note.GNU-stack"; fail=1; }
+# The same stub pulled into C with asm(".include"), the way the Kbuild
+# integration uses it: the compiler's own sections must survive.
+cat > inc.c <<'C'
+#include <stdio.h>
+asm(".include \"kheaders_data.S\"");
+extern const char kernel_headers_data[], kernel_headers_data_end[];
+static const char after[] = "compiler data after the asm";
+int main(void)
+{
+	size_t n = (size_t)(kernel_headers_data_end - kernel_headers_data);
+	fprintf(stderr, "%s\n", after);
+	return fwrite(kernel_headers_data, 1, n, stdout) == n ? 0 : 1;
+}
+C
+cc -O2 -o prog2 inc.c
+./prog2 > out2.bin 2> out2.txt
+cmp out2.bin data/kheaders_data.tar.xz || { echo "FAIL asm(.include) bytes differ"; fail=1; }
+[ "$(cat out2.txt)" = "compiler data after the asm" ] || { echo "FAIL compiler data clobbered"; fail=1; }
 [ $fail = 0 ] && echo "stub links; $size bytes embedded and read back"
 exit $fail
