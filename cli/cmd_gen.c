@@ -8,7 +8,12 @@
 
 #include "kh_cli.h"
 #include "kh_gen.h"
+#include "kh_hash.h"
 #include "kh_time.h"
+
+#ifndef KH_VERSION
+#define KH_VERSION "unknown"
+#endif
 
 static const char kh_gen_usage[] =
 	"Usage: kheaders gen [OPTION]... -o FILE.tar.xz\n"
@@ -28,14 +33,21 @@ static const char kh_gen_usage[] =
 	"                      (default: $KBUILD_BUILD_TIMESTAMP, else\n"
 	"                      $SOURCE_DATE_EPOCH, else @0); no zone means UTC\n"
 	"      --no-strip      keep comments\n"
+	"      --state FILE    what the last run built from (default:\n"
+	"                      FILE.tar.xz.state); nothing is rebuilt when\n"
+	"                      inputs, options, tool and outputs are unchanged\n"
+	"      --no-state      neither read nor write a state: always rebuild\n"
+	"      --force         rebuild even when up to date\n"
+	"      --depfile FILE  also write a Make depfile listing the inputs\n"
 	"  -j, --threads N     reader threads (default: online CPUs); never\n"
 	"                      changes the output\n"
 	"  -q, --quiet         print nothing on success\n"
 	"  -v, --verbose       print the settings and what was archived\n"
 	"  -h, --help          show this help and exit\n"
 	"\n"
-	"Prints '  GEN     FILE' as Kbuild does. Outputs are replaced\n"
-	"atomically; on failure the previous ones are left untouched.\n"
+	"Prints '  GEN     FILE' as Kbuild does, only when it rebuilt. Outputs\n"
+	"are replaced atomically; on failure the previous ones are left\n"
+	"untouched; when up to date they are not touched at all.\n"
 	"Exit status: 0 success, 1 error, 2 usage error.\n";
 
 enum {
@@ -46,6 +58,10 @@ enum {
 	KH_OPT_ARCH,
 	KH_OPT_MTIME,
 	KH_OPT_NO_STRIP,
+	KH_OPT_STATE,
+	KH_OPT_NO_STATE,
+	KH_OPT_FORCE,
+	KH_OPT_DEPFILE,
 };
 
 static const struct option kh_gen_longopts[] = {
@@ -57,6 +73,10 @@ static const struct option kh_gen_longopts[] = {
 	{ "arch", required_argument, NULL, KH_OPT_ARCH },
 	{ "mtime", required_argument, NULL, KH_OPT_MTIME },
 	{ "no-strip", no_argument, NULL, KH_OPT_NO_STRIP },
+	{ "state", required_argument, NULL, KH_OPT_STATE },
+	{ "no-state", no_argument, NULL, KH_OPT_NO_STATE },
+	{ "force", no_argument, NULL, KH_OPT_FORCE },
+	{ "depfile", required_argument, NULL, KH_OPT_DEPFILE },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -68,7 +88,9 @@ struct kh_gen_cli {
 	struct kh_gen_opts o;
 	const char *mtime_arg;
 	const char *mtime_src;   /* where the mtime came from, for -v */
-	int quiet, verbose;
+	int quiet, verbose, no_state;
+	char *state_buf;         /* the default state path, owned */
+	char tool[128];
 };
 
 static const char *kh_gen_env(const char *name)
@@ -117,6 +139,10 @@ static int kh_gen_parse(int argc, char **argv, struct kh_gen_cli *c)
 			c->mtime_src = "--mtime";
 			break;
 		case KH_OPT_NO_STRIP: c->o.strip = 0; break;
+		case KH_OPT_STATE: c->o.state = optarg; break;
+		case KH_OPT_NO_STATE: c->no_state = 1; break;
+		case KH_OPT_FORCE: c->o.force = 1; break;
+		case KH_OPT_DEPFILE: c->o.depfile = optarg; break;
 		case 'j':
 			if (kh_gen_parse_threads(optarg, &c->o.threads) < 0)
 				return kh_cli_usage("gen", "--threads wants a "
@@ -141,7 +167,44 @@ static int kh_gen_parse(int argc, char **argv, struct kh_gen_cli *c)
 				    argv[optind]);
 	if (!c->o.output)
 		return kh_cli_usage("gen", "no output: pass -o FILE.tar.xz");
+	if (c->no_state && c->o.state)
+		return kh_cli_usage("gen", "--state and --no-state conflict");
 	return -1;
+}
+
+/* The tool's identity in the state: the version, and a hash of the
+ * binary itself so that a rebuilt kheaders of the same version still
+ * counts as a new tool. */
+static void kh_gen_tool_id(char *buf, size_t size)
+{
+	unsigned char h[KH_XXH128_LEN];
+	char hex[2 * KH_XXH128_LEN + 1] = "unknown";
+	FILE *fp = fopen("/proc/self/exe", "re");
+	char *data = NULL;
+	size_t len = 0, cap = 0, n;
+
+	while (fp) {
+		if (len == cap) {
+			char *p = realloc(data, cap = cap ? cap * 2 : 1 << 20);
+
+			if (!p)
+				break;
+			data = p;
+		}
+		n = fread(data + len, 1, cap - len, fp);
+		len += n;
+		if (n == 0) {
+			if (!ferror(fp)) {
+				kh_hash_xxh128(data, len, h);
+				kh_hash_hex(h, KH_XXH128_LEN, hex);
+			}
+			break;
+		}
+	}
+	if (fp)
+		fclose(fp);
+	free(data);
+	snprintf(buf, size, "%s+%.16s", KH_VERSION, hex);
 }
 
 /* --mtime, else KBUILD_BUILD_TIMESTAMP, else SOURCE_DATE_EPOCH, else 0:
@@ -183,6 +246,25 @@ static void kh_gen_print_opts(const struct kh_gen_cli *c)
 		c->o.stub ? c->o.stub : "(none)");
 }
 
+static void kh_gen_report(const struct kh_gen_cli *c,
+			  const struct kh_gen_result *res)
+{
+	if (c->verbose && res->rebuilt)
+		fprintf(stderr,
+			"kheaders gen: rebuilt because %s\n"
+			"kheaders gen: %zu files, %zu symlinks, %zu "
+			"directories; tar %llu bytes, xz %llu bytes\n",
+			res->reason, res->files, res->symlinks, res->dirs,
+			(unsigned long long)res->tar_size,
+			(unsigned long long)res->xz_size);
+	else if (c->verbose)
+		fprintf(stderr, "kheaders gen: up to date: %zu files, %zu "
+			"symlinks; %zu re-hashed\n", res->files,
+			res->symlinks, res->rehashed);
+	if (!c->quiet && res->rebuilt)
+		printf("  %-7s %s\n", "GEN", c->o.output);
+}
+
 int kh_cmd_gen(int argc, char **argv)
 {
 	struct kh_gen_cli c = { .o = KH_GEN_OPTS_INIT };
@@ -199,18 +281,22 @@ int kh_cmd_gen(int argc, char **argv)
 		return status;
 	if (kh_gen_mtime(&c, &err) < 0)
 		return kh_cli_fail(&err);
+	if (!c.no_state && !c.o.state) {
+		if (asprintf(&c.state_buf, "%s.state", c.o.output) < 0) {
+			kh_cli_error("out of memory");
+			return KH_EXIT_ERROR;
+		}
+		c.o.state = c.state_buf;
+	}
+	kh_gen_tool_id(c.tool, sizeof(c.tool));
+	c.o.tool = c.tool;
 	if (c.verbose)
 		kh_gen_print_opts(&c);
-	if (kh_gen_run(&c.o, &res, &err) < 0)
-		return kh_cli_fail(&err);
-	if (c.verbose)
-		fprintf(stderr,
-			"kheaders gen: %zu files, %zu symlinks, %zu "
-			"directories; tar %llu bytes, xz %llu bytes\n",
-			res.files, res.symlinks, res.dirs,
-			(unsigned long long)res.tar_size,
-			(unsigned long long)res.xz_size);
-	if (!c.quiet)
-		printf("  %-7s %s\n", "GEN", c.o.output);
+	status = kh_gen_run(&c.o, &res, &err) < 0 ? kh_cli_fail(&err)
+						   : KH_EXIT_OK;
+	free(c.state_buf);
+	if (status != KH_EXIT_OK)
+		return status;
+	kh_gen_report(&c, &res);
 	return KH_EXIT_OK;
 }

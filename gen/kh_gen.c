@@ -4,19 +4,27 @@
  *
  * The stub is written to its own temporary first; both temporaries are
  * renamed only once everything succeeded, the archive first, so a
- * failure anywhere leaves the previous outputs as they were.
+ * failure anywhere leaves the previous outputs as they were. The state
+ * goes last: a crash before it only costs one needless rebuild.
+ *
+ * Before any of that, the skip check: walk and stat, compare with the
+ * state of the last run, and hash again only what stat cannot vouch for.
  */
 #include "kh_gen.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "kh_afile.h"
+#include "kh_depfile.h"
 #include "kh_reader.h"
+#include "kh_state.h"
 #include "kh_stub.h"
 #include "kh_tarw.h"
 #include "kh_walk.h"
@@ -116,9 +124,33 @@ static int kh_gen_dirs(struct kh_tarw *tw, char *prev, const char *rel,
 	return 0;
 }
 
+/* A state input for walk entry e, hash and target still to fill. */
+static struct kh_state_input *kh_gen_input(struct kh_state *st,
+					   const struct kh_walk_entry *e,
+					   struct kh_error *err)
+{
+	struct kh_state_input *in = kh_state_add_input(st, err);
+
+	if (!in)
+		return NULL;
+	in->type = e->type == KH_WALK_FILE ? 'f'
+		 : e->type == KH_WALK_SYMLINK ? 'l' : 'p';
+	in->tree = e->tree;
+	in->size = e->type == KH_WALK_PARENTS ? 0 : (long long)e->size;
+	in->mtime_ns = e->type == KH_WALK_PARENTS ? 0 : e->mtime_ns;
+	in->ino = e->type == KH_WALK_PARENTS ? 0 : (unsigned long long)e->ino;
+	in->rel = strdup(e->rel);
+	if (!in->rel) {
+		kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+		return NULL;
+	}
+	return in;
+}
+
 static int kh_gen_entries(const struct kh_gen_opts *o,
 			  const struct kh_walk_list *list, struct kh_tarw *tw,
-			  struct kh_gen_result *res, struct kh_error *err)
+			  struct kh_state *cur, struct kh_gen_result *res,
+			  struct kh_error *err)
 {
 	struct kh_reader *rd;
 	char prev[PATH_MAX] = "";
@@ -132,12 +164,19 @@ static int kh_gen_entries(const struct kh_gen_opts *o,
 	res->dirs++;
 	for (size_t i = 0; ret == 0 && i < list->n; i++) {
 		const struct kh_walk_entry *e = &list->v[i];
+		struct kh_state_input *in;
 		const char *data;
 		size_t len;
 
 		ret = kh_gen_dirs(tw, prev, e->rel, &res->dirs, err);
+		if (ret == 0 && !(in = kh_gen_input(cur, e, err)))
+			ret = err->code;
 		if (ret == 0)
-			ret = kh_reader_get(rd, i, &data, &len, err);
+			ret = kh_reader_get(rd, i, &data, &len, in->hash, err);
+		if (ret == 0 && e->type == KH_WALK_SYMLINK &&
+		    !(in->target = strdup(data)))
+			ret = kh_error_set(err, KH_ENOMEM, NULL,
+					   "out of memory");
 		if (ret < 0)
 			break;
 		snprintf(path, sizeof(path), "./%s", e->rel);
@@ -159,8 +198,8 @@ static int kh_gen_entries(const struct kh_gen_opts *o,
 /* Write the archive into af: tar stream -> xz -> file. */
 static int kh_gen_archive(const struct kh_gen_opts *o,
 			  const struct kh_walk_list *list,
-			  struct kh_afile *af, struct kh_gen_result *res,
-			  struct kh_error *err)
+			  struct kh_afile *af, struct kh_state *cur,
+			  struct kh_gen_result *res, struct kh_error *err)
 {
 	struct kh_sink file = { kh_gen_afile_write, af };
 	struct kh_xzw *xw = NULL;
@@ -171,7 +210,7 @@ static int kh_gen_archive(const struct kh_gen_opts *o,
 	if (ret == 0)
 		ret = kh_tarw_new(kh_xzw_sink(xw), o->mtime, &tw, err);
 	if (ret == 0)
-		ret = kh_gen_entries(o, list, tw, res, err);
+		ret = kh_gen_entries(o, list, tw, cur, res, err);
 	if (ret == 0)
 		ret = kh_tarw_finish(tw, err);
 	if (ret == 0)
@@ -208,20 +247,283 @@ static int kh_gen_stub(const struct kh_gen_opts *o, struct kh_afile **out,
 	return ret;
 }
 
-int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
-	       struct kh_error *err)
+static int64_t kh_gen_now_ns(void)
 {
-	struct kh_walk_list list = KH_WALK_LIST_INIT;
-	struct kh_afile *archive = NULL, *stub = NULL;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The options recorded in the state: everything that decides the
+ * bytes of an output, in a fixed order. */
+static int kh_gen_options(const struct kh_gen_opts *o, struct kh_state *st,
+			  struct kh_error *err)
+{
+	char buf[PATH_MAX + 64];
 	int ret;
 
-	ret = kh_gen_walk(o, &list, err);
-	if (ret == 0 && o->stub)
+	snprintf(buf, sizeof(buf), "mtime=%lld", (long long)o->mtime);
+	ret = kh_state_add_option(st, buf, err);
+	snprintf(buf, sizeof(buf), "arch=%s", o->arch);
+	if (ret == 0)
+		ret = kh_state_add_option(st, buf, err);
+	if (ret == 0)
+		ret = kh_state_add_option(st, o->strip ? "strip=upstream-perl"
+						       : "strip=none", err);
+	snprintf(buf, sizeof(buf), "format=gnutar,record=%d", KH_TAR_RECORD);
+	if (ret == 0)
+		ret = kh_state_add_option(st, buf, err);
+	snprintf(buf, sizeof(buf), "xz=preset%u,crc64,single-stream",
+		 (unsigned)o->xz_preset);
+	if (ret == 0)
+		ret = kh_state_add_option(st, buf, err);
+	snprintf(buf, sizeof(buf), "stub-incbin=%s",
+		 !o->stub ? "-" : o->incbin ? o->incbin : o->output);
+	if (ret == 0)
+		ret = kh_state_add_option(st, buf, err);
+	return ret;
+}
+
+static int kh_gen_why(struct kh_gen_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Record the first reason to rebuild; returns 0 ("not up to date"). */
+static int kh_gen_why(struct kh_gen_result *res, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* 1 if every output exists with the recorded SHA-256, else 0. */
+static int kh_gen_check_outputs(const struct kh_gen_opts *o,
+				const struct kh_state *prev,
+				struct kh_gen_result *res)
+{
+	const char *paths[2] = { o->output, o->stub };
+	const char *roles[2] = { "archive", "stub" };
+	size_t want = o->stub ? 2 : 1;
+
+	if (prev->nout != want)
+		return kh_gen_why(res, "the set of outputs changed");
+	for (size_t i = 0; i < want; i++) {
+		unsigned char sha[KH_SHA256_LEN];
+		struct kh_error e = KH_ERROR_INIT;
+		unsigned long long size;
+
+		if (strcmp(prev->out[i].role, roles[i]))
+			return kh_gen_why(res, "the set of outputs changed");
+		if (kh_hash_sha256_file(paths[i], sha, &size, &e) < 0)
+			return kh_gen_why(res, "%s", e.msg);
+		if (size != prev->out[i].size ||
+		    memcmp(sha, prev->out[i].sha256, KH_SHA256_LEN))
+			return kh_gen_why(res, "%s: differs from what was "
+					  "built", paths[i]);
+	}
+	return 1;
+}
+
+/* Compare one input with its record; hash it again unless stat data
+ * vouches for it. 1 same, 0 changed, <0 error. */
+static int kh_gen_check_input(const struct kh_state *prev,
+			      const struct kh_state_input *p,
+			      const struct kh_walk_entry *e,
+			      struct kh_state_input *in,
+			      struct kh_gen_result *res, struct kh_error *err)
+{
+	int racy = p->mtime_ns >= prev->started_ns - KH_GEN_RACY_NS;
+	char *data;
+	size_t len;
+	int ret;
+
+	if (in->type != p->type || in->tree != p->tree)
+		return kh_gen_why(res, "%s: now a %s from the %s", e->rel,
+				  in->type == 'f' ? "file" : in->type == 'l' ?
+				  "symlink" : "silly-rename name",
+				  in->tree ? "objtree" : "srctree");
+	if (in->type == 'p')
+		return 1;
+	if (in->size == p->size && in->mtime_ns == p->mtime_ns &&
+	    in->ino == p->ino && !racy) {
+		memcpy(in->hash, p->hash, KH_XXH128_LEN);
+		if (p->target && !(in->target = strdup(p->target)))
+			return kh_error_set(err, KH_ENOMEM, NULL,
+					    "out of memory");
+		return 1;
+	}
+	res->rehashed++;
+	ret = kh_reader_load(e, 0, &data, &len, in->hash, err);
+	if (ret < 0)
+		return ret;
+	if (in->type == 'l') {
+		in->target = data;
+		return strcmp(data, p->target) ? kh_gen_why(res,
+			"%s: symlink now points to %s", e->rel, data) : 1;
+	}
+	free(data);
+	return memcmp(in->hash, p->hash, KH_XXH128_LEN) ?
+		kh_gen_why(res, "%s: content changed", e->rel) : 1;
+}
+
+/* Is everything as the last run left it? 1 yes, 0 no (res->reason
+ * says why), <0 error. Fills cur->in as far as it got. */
+static int kh_gen_check(const struct kh_gen_opts *o,
+			const struct kh_state *prev,
+			const struct kh_walk_list *list, struct kh_state *cur,
+			struct kh_gen_result *res, struct kh_error *err)
+{
+	size_t n = cur->noptions > prev->noptions ? cur->noptions
+						  : prev->noptions;
+
+	if (strcmp(prev->tool, o->tool))
+		return kh_gen_why(res, "the tool changed (%s, was %s)",
+				  o->tool, prev->tool);
+	for (size_t i = 0; i < n; i++) {
+		const char *a = i < cur->noptions ? cur->options[i] : "(none)";
+		const char *b = i < prev->noptions ? prev->options[i]
+						   : "(none)";
+
+		if (strcmp(a, b))
+			return kh_gen_why(res, "option %s (was %s)", a, b);
+	}
+	if (!kh_gen_check_outputs(o, prev, res))
+		return 0;
+	for (size_t i = 0; i < list->n; i++) {
+		const struct kh_walk_entry *e = &list->v[i];
+		struct kh_state_input *in;
+		int c, ret;
+
+		if (i >= prev->nin)
+			return kh_gen_why(res, "%s: new", e->rel);
+		c = kh_walk_pathcmp(prev->in[i].rel, e->rel);
+		if (c < 0)
+			return kh_gen_why(res, "%s: gone", prev->in[i].rel);
+		if (c > 0)
+			return kh_gen_why(res, "%s: new", e->rel);
+		in = kh_gen_input(cur, e, err);
+		if (!in)
+			return err->code;
+		ret = kh_gen_check_input(prev, &prev->in[i], e, in, res, err);
+		if (ret <= 0)
+			return ret;
+	}
+	if (prev->nin > list->n)
+		return kh_gen_why(res, "%s: gone", prev->in[list->n].rel);
+	return 1;
+}
+
+static int kh_gen_depfile(const struct kh_gen_opts *o,
+			  const struct kh_walk_list *list,
+			  struct kh_error *err)
+{
+	const char **paths;
+	size_t n = 0;
+	int ret;
+
+	if (!o->depfile)
+		return 0;
+	paths = malloc((list->n + 1) * sizeof(*paths));
+	if (!paths)
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	for (size_t i = 0; i < list->n; i++)
+		if (list->v[i].type != KH_WALK_PARENTS)
+			paths[n++] = list->v[i].path;
+	ret = kh_depfile_write(o->depfile, o->output, paths, n, err);
+	free(paths);
+	return ret;
+}
+
+/* Record the outputs as written, then save the state. */
+static int kh_gen_save_state(const struct kh_gen_opts *o,
+			     struct kh_state *cur, struct kh_error *err)
+{
+	const char *paths[2] = { o->output, o->stub };
+	const char *roles[2] = { "archive", "stub" };
+	int ret = 0;
+
+	if (!o->state)
+		return 0;
+	for (size_t i = 0; ret == 0 && i < (o->stub ? 2u : 1u); i++) {
+		unsigned char sha[KH_SHA256_LEN];
+		unsigned long long size;
+
+		ret = kh_hash_sha256_file(paths[i], sha, &size, err);
+		if (ret == 0)
+			ret = kh_state_add_output(cur, roles[i], paths[i], sha,
+						  size, err);
+	}
+	return ret ? ret : kh_state_save(o->state, cur, err);
+}
+
+/* The previous state, if any and if usable; 1 if up to date. */
+static int kh_gen_up_to_date(const struct kh_gen_opts *o,
+			     const struct kh_walk_list *list,
+			     struct kh_state *cur, struct kh_gen_result *res,
+			     struct kh_error *err)
+{
+	struct kh_state prev = KH_STATE_INIT;
+	struct kh_error lerr = KH_ERROR_INIT;
+	int found, ret;
+
+	if (!o->state)
+		return kh_gen_why(res, "no state file in use");
+	if (o->force)
+		return kh_gen_why(res, "forced");
+	/* An unreadable or corrupt state only means we must rebuild. */
+	if (kh_state_load(o->state, &prev, &found, &lerr) < 0)
+		return kh_gen_why(res, "%s", lerr.msg);
+	if (!found)
+		return kh_gen_why(res, "%s: no previous state", o->state);
+	ret = kh_gen_check(o, &prev, list, cur, res, err);
+	if (ret == 1) {
+		for (size_t i = 0; i < prev.nout; i++)
+			kh_state_add_output(cur, prev.out[i].role,
+					    prev.out[i].path,
+					    prev.out[i].sha256,
+					    prev.out[i].size, err);
+		/* Re-read inputs get their new stat data recorded, so the
+		 * next run trusts them again (after a touch, a checkout). */
+		if (res->rehashed)
+			ret = kh_state_save(o->state, cur, err);
+		if (ret >= 0)
+			ret = 1;
+	}
+	kh_state_release(&prev);
+	return ret;
+}
+
+static void kh_gen_reset_inputs(struct kh_state *st)
+{
+	struct kh_state fresh = KH_STATE_INIT;
+
+	fresh.tool = st->tool;
+	fresh.started_ns = st->started_ns;
+	fresh.options = st->options;
+	fresh.noptions = st->noptions;
+	st->tool = NULL;
+	st->options = NULL;
+	st->noptions = 0;
+	kh_state_release(st);
+	*st = fresh;
+}
+
+static int kh_gen_build(const struct kh_gen_opts *o,
+			const struct kh_walk_list *list, struct kh_state *cur,
+			struct kh_gen_result *res, struct kh_error *err)
+{
+	struct kh_afile *archive = NULL, *stub = NULL;
+	int ret = 0;
+
+	if (o->stub)
 		ret = kh_gen_stub(o, &stub, err);
 	if (ret == 0)
 		ret = kh_afile_open(o->output, &archive, err);
 	if (ret == 0)
-		ret = kh_gen_archive(o, &list, archive, res, err);
+		ret = kh_gen_archive(o, list, archive, cur, res, err);
 	if (ret == 0) {
 		ret = kh_afile_commit(archive, err);
 		archive = NULL;
@@ -232,6 +534,44 @@ int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 	}
 	kh_afile_abort(archive);
 	kh_afile_abort(stub);
+	if (ret == 0)
+		res->rebuilt = 1;
+	return ret;
+}
+
+int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
+	       struct kh_error *err)
+{
+	struct kh_walk_list list = KH_WALK_LIST_INIT;
+	struct kh_state cur = KH_STATE_INIT;
+	int ret;
+
+	cur.started_ns = kh_gen_now_ns();
+	cur.tool = strdup(o->tool);
+	if (!cur.tool)
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	ret = kh_gen_options(o, &cur, err);
+	if (ret == 0)
+		ret = kh_gen_walk(o, &list, err);
+	if (ret == 0)
+		ret = kh_gen_up_to_date(o, &list, &cur, res, err);
+	if (ret == 0) {
+		/* The check may have filled some inputs; start over. */
+		kh_gen_reset_inputs(&cur);
+		ret = kh_gen_build(o, &list, &cur, res, err);
+		if (ret == 0)
+			ret = kh_gen_save_state(o, &cur, err);
+	} else if (ret == 1) {
+		ret = 0;
+		for (size_t i = 0; i < list.n; i++)
+			if (list.v[i].type == KH_WALK_FILE)
+				res->files++;
+			else if (list.v[i].type == KH_WALK_SYMLINK)
+				res->symlinks++;
+	}
+	if (ret == 0)
+		ret = kh_gen_depfile(o, &list, err);
+	kh_state_release(&cur);
 	kh_walk_list_release(&list);
 	return ret;
 }

@@ -26,16 +26,33 @@ struct kh_gen_opts {
 	const char *output;    /* the .tar.xz */
 	const char *stub;      /* the .S, or NULL */
 	const char *incbin;    /* path the stub .incbin's */
+	/* The skip logic: */
+	const char *state;     /* state file, or NULL to always rebuild */
+	const char *depfile;   /* Make depfile to write, or NULL */
+	const char *tool;      /* identity of this build of the tool */
+	int force;             /* rebuild even when up to date */
 };
 
-#define KH_GEN_OPTS_INIT { ".", ".", NULL, 0, 1, 6, 1, NULL, NULL, NULL }
+#define KH_GEN_OPTS_INIT { ".", ".", NULL, 0, 1, 6, 1, NULL, NULL, NULL, \
+			   NULL, NULL, "", 0 }
+
+/* Inputs whose mtime is this close to the start of the run that
+ * recorded them are hashed again, however their stat data looks: an
+ * edit in the same timestamp tick leaves stat data unchanged (git's
+ * "racily clean" problem). Generous, since coarse filesystem clocks lag. */
+#define KH_GEN_RACY_NS INT64_C(1000000000)
+
+#define KH_GEN_REASON_MAX 512
 
 struct kh_gen_result {
+	int rebuilt;                    /* 0: outputs were up to date */
+	char reason[KH_GEN_REASON_MAX]; /* why it rebuilt (first change) */
 	size_t files, symlinks, dirs;
+	size_t rehashed;                /* inputs read to check them */
 	uint64_t tar_size, xz_size;
 };
 
-#define KH_GEN_RESULT_INIT { 0, 0, 0, 0, 0 }
+#define KH_GEN_RESULT_INIT { 0, "", 0, 0, 0, 0, 0, 0 }
 
 int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 	       struct kh_error *err);

@@ -20,6 +20,7 @@
 struct kh_reader_item {
 	char *data;
 	size_t len;
+	unsigned char hash[KH_XXH128_LEN];
 	int ready;
 	struct kh_error err;
 };
@@ -131,17 +132,21 @@ out:
 }
 
 int kh_reader_load(const struct kh_walk_entry *e, int strip, char **data,
-		   size_t *len, struct kh_error *err)
+		   size_t *len, unsigned char *hash, struct kh_error *err)
 {
 	int ret;
 
 	*data = NULL;
 	*len = 0;
+	if (hash)
+		memset(hash, 0, KH_XXH128_LEN);
 	if (e->type == KH_WALK_PARENTS)
 		return 0;
 	if (e->type == KH_WALK_SYMLINK)
 		return kh_reader_symlink(e, data, len, err);
 	ret = kh_reader_file(e, data, len, err);
+	if (ret == 0 && hash)
+		kh_hash_xxh128(*data, *len, hash);
 	if (ret == 0 && strip)
 		*len = kh_strip(*data, *len);
 	return ret;
@@ -168,7 +173,7 @@ static void *kh_reader_worker(void *arg)
 
 		it = &r->items[i];
 		kh_reader_load(&r->list->v[i], r->strip, &it->data, &it->len,
-			       &it->err);
+			       it->hash, &it->err);
 		pthread_mutex_lock(&r->lock);
 		it->ready = 1;
 		pthread_cond_broadcast(&r->cond);
@@ -210,7 +215,8 @@ int kh_reader_new(const struct kh_walk_list *list, int strip, int threads,
 }
 
 int kh_reader_get(struct kh_reader *r, size_t i, const char **data,
-		  size_t *len, struct kh_error *err)
+		  size_t *len, unsigned char hash[KH_XXH128_LEN],
+		  struct kh_error *err)
 {
 	struct kh_reader_item *it = &r->items[i];
 
@@ -224,6 +230,7 @@ int kh_reader_get(struct kh_reader *r, size_t i, const char **data,
 	}
 	*data = it->data;
 	*len = it->len;
+	memcpy(hash, it->hash, KH_XXH128_LEN);
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "kh_error.h"
+#include "kh_hash.h"
 #include "kh_walk.h"
 
 struct kh_reader;
@@ -19,19 +20,21 @@ struct kh_reader;
 int kh_reader_new(const struct kh_walk_list *list, int strip, int threads,
 		  struct kh_reader **r, struct kh_error *err);
 
-/* Wait for entry i: file content (stripped) or symlink target. The
- * buffer stays valid until kh_reader_done(r, i). Entries must be taken
- * in increasing order. */
+/* Wait for entry i: file content (stripped) or symlink target, and
+ * the XXH3-128 of the file as read, before stripping (zero for other
+ * entries). The buffer stays valid until kh_reader_done(r, i). Entries
+ * must be taken in increasing order. */
 int kh_reader_get(struct kh_reader *r, size_t i, const char **data,
-		  size_t *len, struct kh_error *err);
+		  size_t *len, unsigned char hash[KH_XXH128_LEN],
+		  struct kh_error *err);
 
 void kh_reader_done(struct kh_reader *r, size_t i);
 
 /* Stop the workers and free everything. */
 void kh_reader_free(struct kh_reader *r);
 
-/* Read one entry synchronously (what a worker does; for tests). */
+/* Read one entry synchronously, as a worker does; hash may be NULL. */
 int kh_reader_load(const struct kh_walk_entry *e, int strip, char **data,
-		   size_t *len, struct kh_error *err);
+		   size_t *len, unsigned char *hash, struct kh_error *err);
 
 #endif

@@ -212,9 +212,18 @@ static const char *kh_time_number(const char **sp, struct kh_time_fields *f,
 		f->day = (int)d;
 		f->have_date = 1;
 		if ((*s == 'T' || *s == 't') && isdigit((unsigned char)s[1])) {
+			int64_t hh;
+
 			s++;
-			if (kh_time_clock(&s, f) < 0)
+			/* date -Ihours prints the hour alone: 2026-11-21T23+00:00 */
+			if (isdigit((unsigned char)s[1]) && s[2] != ':') {
+				if (kh_time_digits(&s, 2, &hh) < 0 || hh > 23)
+					return "bad time of day";
+				f->hour = (int)hh;
+				f->have_time = 1;
+			} else if (kh_time_clock(&s, f) < 0) {
 				return "bad time of day";
+			}
 		}
 	} else {
 		if (*nnums == 2)

@@ -22,7 +22,7 @@ check() {   # label, then the command's environment/arguments via gen()
 }
 gen() {     # srctree objtree out [extra args...]
 	local src=$1 obj=$2 out=$3; shift 3
-	"$KHEADERS" gen -q --srctree "$src" --objtree "$obj" --arch x86 \
+	"$KHEADERS" gen -q --no-state --srctree "$src" --objtree "$obj" --arch x86 \
 		-o "$out" "$@"
 }
 

@@ -10,7 +10,7 @@ exp=$TOP/$GOLDEN_SAMPLE/expected
 fail=0
 while IFS='|' read -r name args; do
 	# shellcheck disable=SC2086
-	"$KHEADERS" gen -q $args --mtime "$GOLDEN_MTIME" -o "$T/$name.tar.xz" \
+	"$KHEADERS" gen -q --no-state $args --mtime "$GOLDEN_MTIME" -o "$T/$name.tar.xz" \
 		--stub "$T/$name.S" --incbin "$name.tar.xz"
 	xz -t "$T/$name.tar.xz"
 	xz -dc "$T/$name.tar.xz" > "$T/$name.tar"

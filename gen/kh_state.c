@@ -1,0 +1,411 @@
+/* kh_state: the state file of the skip logic (see kh_state.h). */
+#include "kh_state.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kh_afile.h"
+
+/* Bytes that would break a space-separated line, and '%' itself. */
+static int kh_state_plain(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && c != '%';
+}
+
+char *kh_state_escape(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = malloc(3 * n + 2), *p = out;
+
+	if (!out)
+		return NULL;
+	if (n == 0) {
+		/* An empty field must still be a field. */
+		strcpy(out, "%");
+		return out;
+	}
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (kh_state_plain(c)) {
+			*p++ = (char)c;
+		} else {
+			sprintf(p, "%%%02X", c);
+			p += 3;
+		}
+	}
+	*p = '\0';
+	return out;
+}
+
+static int kh_state_xdigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *kh_state_unescape(const char *s)
+{
+	char *out = malloc(strlen(s) + 1), *p = out;
+
+	if (!out)
+		return NULL;
+	if (!strcmp(s, "%")) {
+		*out = '\0';
+		return out;
+	}
+	while (*s) {
+		if (*s == '%') {
+			int hi = kh_state_xdigit(s[1]);
+			int lo = hi < 0 ? -1 : kh_state_xdigit(s[2]);
+
+			if (lo < 0 || (hi == 0 && lo == 0)) {
+				free(out);
+				return NULL;
+			}
+			*p++ = (char)(hi << 4 | lo);
+			s += 3;
+		} else if (kh_state_plain((unsigned char)*s)) {
+			*p++ = *s++;
+		} else {
+			free(out);
+			return NULL;
+		}
+	}
+	*p = '\0';
+	return out;
+}
+
+int kh_state_add_option(struct kh_state *st, const char *kv,
+			struct kh_error *err)
+{
+	char **v = realloc(st->options, (st->noptions + 1) * sizeof(*v));
+
+	if (!v)
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	st->options = v;
+	if (!(v[st->noptions] = strdup(kv)))
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	st->noptions++;
+	return 0;
+}
+
+int kh_state_add_output(struct kh_state *st, const char *role,
+			const char *path, const unsigned char *sha256,
+			unsigned long long size, struct kh_error *err)
+{
+	struct kh_state_output *o;
+
+	if (st->nout == KH_STATE_MAX_OUTPUTS)
+		return kh_error_set(err, KH_EINVAL, NULL, "too many outputs");
+	o = &st->out[st->nout];
+	o->role = strdup(role);
+	o->path = strdup(path);
+	if (!o->role || !o->path) {
+		free(o->role);
+		free(o->path);
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	}
+	memcpy(o->sha256, sha256, KH_SHA256_LEN);
+	o->size = size;
+	st->nout++;
+	return 0;
+}
+
+struct kh_state_input *kh_state_add_input(struct kh_state *st,
+					  struct kh_error *err)
+{
+	if (st->nin == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 1024;
+		void *v = realloc(st->in, cap * sizeof(*st->in));
+
+		if (!v) {
+			kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+			return NULL;
+		}
+		st->in = v;
+		st->cap = cap;
+	}
+	memset(&st->in[st->nin], 0, sizeof(st->in[0]));
+	return &st->in[st->nin++];
+}
+
+void kh_state_release(struct kh_state *st)
+{
+	free(st->tool);
+	for (size_t i = 0; i < st->noptions; i++)
+		free(st->options[i]);
+	free(st->options);
+	for (size_t i = 0; i < st->nout; i++) {
+		free(st->out[i].role);
+		free(st->out[i].path);
+	}
+	for (size_t i = 0; i < st->nin; i++) {
+		free(st->in[i].rel);
+		free(st->in[i].target);
+	}
+	free(st->in);
+	memset(st, 0, sizeof(*st));
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+struct kh_state_buf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void kh_state_put(struct kh_state_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void kh_state_put(struct kh_state_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < b->cap - b->len)
+			break;
+		size_t cap = (b->cap + (size_t)(n > 0 ? n : 0)) * 2 + 4096;
+		char *p = realloc(b->p, cap);
+
+		if (!p || n < 0) {
+			b->oom = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	b->len += (size_t)n;
+}
+
+static void kh_state_put_input(struct kh_state_buf *b,
+			       const struct kh_state_input *in)
+{
+	char hex[2 * KH_XXH128_LEN + 1];
+	char *rel = kh_state_escape(in->rel);
+	char *target = in->type == 'l' ? kh_state_escape(in->target) : NULL;
+	const char *what = "-";
+
+	if (in->type == 'f') {
+		kh_hash_hex(in->hash, KH_XXH128_LEN, hex);
+		what = hex;
+	} else if (in->type == 'l') {
+		what = target;
+	}
+	if (!rel || (in->type == 'l' && !target))
+		b->oom = 1;
+	else
+		kh_state_put(b, "input %c %d %lld %" PRId64 " %llu %s %s\n",
+			     in->type, in->tree, in->size, in->mtime_ns,
+			     in->ino, what, rel);
+	free(rel);
+	free(target);
+}
+
+int kh_state_save(const char *path, const struct kh_state *st,
+		  struct kh_error *err)
+{
+	struct kh_state_buf b = { 0 };
+	struct kh_afile *af;
+	int ret;
+
+	kh_state_put(&b, "%s %d\ntool %s\nstarted %" PRId64 "\n",
+		     KH_STATE_MAGIC, KH_STATE_VERSION, st->tool,
+		     st->started_ns);
+	for (size_t i = 0; i < st->noptions; i++) {
+		char *v = kh_state_escape(st->options[i]);
+
+		if (!v)
+			b.oom = 1;
+		else
+			kh_state_put(&b, "option %s\n", v);
+		free(v);
+	}
+	for (size_t i = 0; i < st->nout; i++) {
+		char hex[2 * KH_SHA256_LEN + 1];
+		char *p = kh_state_escape(st->out[i].path);
+
+		kh_hash_hex(st->out[i].sha256, KH_SHA256_LEN, hex);
+		if (!p)
+			b.oom = 1;
+		else
+			kh_state_put(&b, "output %s %s %llu %s\n",
+				     st->out[i].role, hex, st->out[i].size, p);
+		free(p);
+	}
+	for (size_t i = 0; i < st->nin; i++)
+		kh_state_put_input(&b, &st->in[i]);
+	kh_state_put(&b, "end %zu\n", st->nin);
+	if (b.oom) {
+		free(b.p);
+		return kh_error_set(err, KH_ENOMEM, path, "out of memory");
+	}
+	ret = kh_afile_open(path, &af, err);
+	if (ret == 0)
+		ret = kh_afile_write(af, b.p, b.len, err);
+	if (ret == 0)
+		ret = kh_afile_commit(af, err);
+	else
+		kh_afile_abort(af);
+	free(b.p);
+	return ret;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+/* Split line into at most max space-separated fields, in place. */
+static size_t kh_state_fields(char *line, char **f, size_t max)
+{
+	size_t n = 0;
+
+	while (*line && n < max) {
+		f[n++] = line;
+		line = strchr(line, ' ');
+		if (!line)
+			break;
+		*line++ = '\0';
+	}
+	return line && *line ? max + 1 : n;
+}
+
+static int kh_state_num(const char *s, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return errno || end == s || *end || *out < 0 ? -1 : 0;
+}
+
+static int kh_state_parse_input(struct kh_state *st, char **f, size_t n,
+				struct kh_error *err)
+{
+	struct kh_state_input *in;
+	long long tree, size, mtime, ino;
+
+	if (n != 8 || strlen(f[1]) != 1 || !strchr("flp", f[1][0]) ||
+	    kh_state_num(f[2], &tree) < 0 || tree > 1 ||
+	    kh_state_num(f[3], &size) < 0 || kh_state_num(f[4], &mtime) < 0 ||
+	    kh_state_num(f[5], &ino) < 0)
+		return KH_EINVAL;
+	in = kh_state_add_input(st, err);
+	if (!in)
+		return KH_ENOMEM;
+	in->type = f[1][0];
+	in->tree = (int)tree;
+	in->size = size;
+	in->mtime_ns = mtime;
+	in->ino = (unsigned long long)ino;
+	if (!(in->rel = kh_state_unescape(f[7])))
+		return KH_EINVAL;
+	if (in->type == 'f')
+		return kh_hash_unhex(f[6], in->hash, KH_XXH128_LEN) < 0 ?
+			KH_EINVAL : 0;
+	if (in->type == 'l')
+		return (in->target = kh_state_unescape(f[6])) ? 0 : KH_EINVAL;
+	return strcmp(f[6], "-") ? KH_EINVAL : 0;
+}
+
+static int kh_state_parse_line(struct kh_state *st, char *line, size_t lineno,
+			       int *ended, struct kh_error *err)
+{
+	char *f[9];
+	size_t n = kh_state_fields(line, f, 8);
+	long long v;
+
+	if (*ended || n == 0 || n > 8)
+		return KH_EINVAL;
+	if (lineno == 1)
+		return n == 2 && !strcmp(f[0], KH_STATE_MAGIC) &&
+		       kh_state_num(f[1], &v) == 0 && v == KH_STATE_VERSION ?
+			0 : KH_EINVAL;
+	if (!strcmp(f[0], "tool") && n == 2 && !st->tool)
+		return (st->tool = strdup(f[1])) ? 0 : KH_ENOMEM;
+	if (!strcmp(f[0], "started") && n == 2) {
+		if (kh_state_num(f[1], &v) < 0)
+			return KH_EINVAL;
+		st->started_ns = v;
+		return 0;
+	}
+	if (!strcmp(f[0], "option") && n == 2) {
+		char *kv = kh_state_unescape(f[1]);
+		int ret = kv ? kh_state_add_option(st, kv, err) : KH_EINVAL;
+
+		free(kv);
+		return ret;
+	}
+	if (!strcmp(f[0], "output") && n == 5) {
+		unsigned char sha[KH_SHA256_LEN];
+		char *p = kh_state_unescape(f[4]);
+		int ret = KH_EINVAL;
+
+		if (p && kh_hash_unhex(f[2], sha, KH_SHA256_LEN) == 0 &&
+		    kh_state_num(f[3], &v) == 0)
+			ret = kh_state_add_output(st, f[1], p, sha,
+						  (unsigned long long)v, err);
+		free(p);
+		return ret;
+	}
+	if (!strcmp(f[0], "input"))
+		return kh_state_parse_input(st, f, n, err);
+	if (!strcmp(f[0], "end") && n == 2) {
+		*ended = 1;
+		return kh_state_num(f[1], &v) == 0 && (size_t)v == st->nin ?
+			0 : KH_EINVAL;
+	}
+	return KH_EINVAL;
+}
+
+int kh_state_load(const char *path, struct kh_state *st, int *found,
+		  struct kh_error *err)
+{
+	FILE *fp = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0, lineno = 0;
+	int ended = 0, ret = 0;
+	ssize_t n;
+
+	*found = 0;
+	if (!fp)
+		return errno == ENOENT ? 0 :
+			kh_error_sys(err, errno, path, "cannot read state");
+	*found = 1;
+	while (ret == 0 && (n = getline(&line, &cap, fp)) >= 0) {
+		lineno++;
+		if (n == 0 || line[n - 1] != '\n') {
+			ret = KH_EINVAL;
+			break;
+		}
+		line[n - 1] = '\0';
+		ret = kh_state_parse_line(st, line, lineno, &ended, err);
+	}
+	if (ret == 0 && ferror(fp))
+		ret = kh_error_sys(err, errno, path, "cannot read state");
+	else if (ret == 0 && (!ended || !st->tool))
+		ret = kh_error_set(err, KH_EINVAL, path,
+				   "state file is truncated");
+	else if (ret == KH_EINVAL)
+		ret = kh_error_set(err, KH_EINVAL, path,
+				   "state file is corrupt at line %zu", lineno);
+	else if (ret < 0 && !err->code)
+		ret = kh_error_set(err, ret, path, "out of memory");
+	free(line);
+	fclose(fp);
+	if (ret < 0)
+		kh_state_release(st);
+	return ret;
+}

@@ -1,0 +1,93 @@
+/* kh_state: what the last `kheaders gen` built from, to skip the next.
+ *
+ * A text file next to the archive (OUTPUT.state) that replaces
+ * upstream's kernel/kheaders.md5. It records the tool, the options that
+ * decide the bytes, every output with its SHA-256, and every input with
+ * its stat data and XXH3-128 (or symlink target). Paths are
+ * percent-encoded so that any byte but NUL round-trips.
+ *
+ *   kheaders-state 1
+ *   tool 0.1.0+<xxh128 of the binary>
+ *   started <ns since the epoch when the walk began>
+ *   option mtime=1234567890
+ *   output archive <sha256> <size> <path>
+ *   input f <tree> <size> <mtime-ns> <inode> <xxh128> <rel>
+ *   input l <tree> <size> <mtime-ns> <inode> <target> <rel>
+ *   input p <tree> 0 0 0 - <rel>
+ *   end <number of input lines>
+ */
+#ifndef KH_STATE_H
+#define KH_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kh_error.h"
+#include "kh_hash.h"
+
+#define KH_STATE_MAGIC "kheaders-state"
+#define KH_STATE_VERSION 1
+#define KH_STATE_MAX_OUTPUTS 4
+
+struct kh_state_input {
+	char *rel;
+	char type;                      /* 'f' file, 'l' symlink, 'p' parents */
+	int tree;
+	long long size;
+	int64_t mtime_ns;
+	unsigned long long ino;
+	unsigned char hash[KH_XXH128_LEN];   /* 'f' */
+	char *target;                        /* 'l' */
+};
+
+struct kh_state_output {
+	char *role;                     /* "archive", "stub" */
+	char *path;
+	unsigned char sha256[KH_SHA256_LEN];
+	unsigned long long size;
+};
+
+struct kh_state {
+	char *tool;
+	int64_t started_ns;
+	char **options;                 /* "key=value", in a fixed order */
+	size_t noptions;
+	struct kh_state_output out[KH_STATE_MAX_OUTPUTS];
+	size_t nout;
+	struct kh_state_input *in;
+	size_t nin, cap;
+};
+
+#define KH_STATE_INIT { 0 }
+
+/* Read path into st. A missing file is not an error: *found is 0. A
+ * malformed one is (KH_EINVAL, with the line number). */
+int kh_state_load(const char *path, struct kh_state *st, int *found,
+		  struct kh_error *err);
+
+/* Write st to path atomically. */
+int kh_state_save(const char *path, const struct kh_state *st,
+		  struct kh_error *err);
+
+/* Append an option "key=value" (copied). */
+int kh_state_add_option(struct kh_state *st, const char *kv,
+			struct kh_error *err);
+
+/* Append an output (strings copied). */
+int kh_state_add_output(struct kh_state *st, const char *role,
+			const char *path, const unsigned char *sha256,
+			unsigned long long size, struct kh_error *err);
+
+/* Append an empty input and return it (rel and target copied by the
+ * caller into malloc'ed strings owned by st). */
+struct kh_state_input *kh_state_add_input(struct kh_state *st,
+					  struct kh_error *err);
+
+void kh_state_release(struct kh_state *st);
+
+/* Percent-encoding used for paths and targets (exposed for tests).
+ * Returns a malloc'ed string or NULL. */
+char *kh_state_escape(const char *s);
+char *kh_state_unescape(const char *s);
+
+#endif

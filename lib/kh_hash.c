@@ -1,0 +1,110 @@
+/* kh_hash: XXH3-128 and SHA-256 helpers (see kh_hash.h). */
+#include "kh_hash.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+_Static_assert(sizeof(XXH128_canonical_t) == KH_XXH128_LEN,
+	       "XXH128 digest size");
+
+void kh_hash_xxh128(const void *buf, size_t len,
+		    unsigned char out[KH_XXH128_LEN])
+{
+	XXH128_canonical_t c;
+
+	/* Canonical (big-endian) form: the same hex on every host. */
+	XXH128_canonicalFromHash(&c, XXH3_128bits(buf, len));
+	for (int i = 0; i < KH_XXH128_LEN; i++)
+		out[i] = c.digest[i];
+}
+
+int kh_hash_sha256(const void *buf, size_t len,
+		   unsigned char out[KH_SHA256_LEN], struct kh_error *err)
+{
+	unsigned int n = 0;
+
+	if (!EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL) ||
+	    n != KH_SHA256_LEN)
+		return kh_error_set(err, KH_ELIB, NULL, "SHA-256 failed");
+	return 0;
+}
+
+int kh_hash_sha256_file(const char *path, unsigned char out[KH_SHA256_LEN],
+			unsigned long long *size, struct kh_error *err)
+{
+	unsigned char buf[1 << 16];
+	unsigned long long total = 0;
+	unsigned int n = 0;
+	EVP_MD_CTX *ctx;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kh_error_sys(err, errno, path, "cannot open");
+	ctx = EVP_MD_CTX_new();
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		ret = kh_error_set(err, KH_ELIB, path, "SHA-256 failed");
+		goto out;
+	}
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = kh_error_sys(err, errno, path, "cannot read");
+			goto out;
+		}
+		if (r == 0)
+			break;
+		if (!EVP_DigestUpdate(ctx, buf, (size_t)r)) {
+			ret = kh_error_set(err, KH_ELIB, path, "SHA-256 failed");
+			goto out;
+		}
+		total += (unsigned long long)r;
+	}
+	if (!EVP_DigestFinal_ex(ctx, out, &n) || n != KH_SHA256_LEN)
+		ret = kh_error_set(err, KH_ELIB, path, "SHA-256 failed");
+	if (size)
+		*size = total;
+out:
+	EVP_MD_CTX_free(ctx);
+	close(fd);
+	return ret;
+}
+
+void kh_hash_hex(const unsigned char *bin, size_t len, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		hex[2 * i] = digits[bin[i] >> 4];
+		hex[2 * i + 1] = digits[bin[i] & 15];
+	}
+	hex[2 * len] = '\0';
+}
+
+static int kh_hash_nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int kh_hash_unhex(const char *hex, unsigned char *bin, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		int hi = kh_hash_nibble(hex[2 * i]);
+		int lo = hi < 0 ? -1 : kh_hash_nibble(hex[2 * i + 1]);
+
+		if (lo < 0)
+			return -1;
+		bin[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return hex[2 * len] == '\0' || hex[2 * len] == ' ' ? 0 : -1;
+}

@@ -1,0 +1,35 @@
+/* kh_hash: the two hashes kheaders uses, behind one small interface.
+ *
+ * XXH3-128 (libxxhash) fingerprints inputs: fast enough to rehash a
+ * whole kernel's headers in milliseconds. SHA-256 (OpenSSL libcrypto)
+ * identifies outputs and manifest entries, where collision resistance
+ * matters because other people compare the values.
+ */
+#ifndef KH_HASH_H
+#define KH_HASH_H
+
+#include <stddef.h>
+
+#include "kh_error.h"
+
+#define KH_XXH128_LEN 16
+#define KH_SHA256_LEN 32
+
+void kh_hash_xxh128(const void *buf, size_t len,
+		    unsigned char out[KH_XXH128_LEN]);
+
+/* One-shot SHA-256 of a buffer. */
+int kh_hash_sha256(const void *buf, size_t len,
+		   unsigned char out[KH_SHA256_LEN], struct kh_error *err);
+
+/* SHA-256 and size of a file's content. */
+int kh_hash_sha256_file(const char *path, unsigned char out[KH_SHA256_LEN],
+			unsigned long long *size, struct kh_error *err);
+
+/* Lower-case hex of len bytes into hex (2 * len + 1 bytes). */
+void kh_hash_hex(const unsigned char *bin, size_t len, char *hex);
+
+/* Parse exactly 2 * len hex digits; 0 or -1. */
+int kh_hash_unhex(const char *hex, unsigned char *bin, size_t len);
+
+#endif
