@@ -36,7 +36,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-HELPER_BIN := $(BUILD)/tests/kh-strip
+HELPER_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(wildcard tests/tools/kh-*.c))
 
 BIN := bin/kheaders
 
@@ -65,7 +65,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/kh_test.h
 	$(CC) $(KH_CFLAGS) -Itests/unit $(CFLAGS) $(KH_LDFLAGS) -o $@ $< \
 		$(LIB_OBJ) $(KH_LDLIBS)
 
-$(BUILD)/tests/kh-strip: tests/tools/kh-strip.c $(LIB_OBJ)
+# Small test tools (tests/tools/kh-*.c): library pieces behind a CLI.
+$(BUILD)/tests/kh-%: tests/tools/kh-%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(KH_CFLAGS) $(CFLAGS) $(KH_LDFLAGS) -o $@ $< $(LIB_OBJ) \
 		$(KH_LDLIBS)

@@ -87,9 +87,9 @@ static int kh_walk_push(struct kh_walk_list *list, const char *root,
 	}
 	e->type = !st ? KH_WALK_PARENTS
 		: S_ISLNK(st->st_mode) ? KH_WALK_SYMLINK : KH_WALK_FILE;
+	e->tree = tree;
 	if (!st)
 		return list->n++, 0;
-	e->tree = tree;
 	e->size = st->st_size;
 	e->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
 		      st->st_mtim.tv_nsec;
@@ -132,7 +132,9 @@ static int kh_walk_one(int dfd, const char *root, char *rel, size_t rlen,
 		goto out;
 	}
 	ret = 0;
-	if (S_ISDIR(st.st_mode) && header) {
+	/* A silly-rename directory is excluded, not an error, whatever
+	 * its name: descend to find what upstream would have copied. */
+	if (S_ISDIR(st.st_mode) && header && !kh_walk_silly_end(rel)) {
 		path = kh_walk_join(root, rel);
 		ret = kh_error_set(err, KH_EINVAL, path ? path : rel,
 				   "is a directory named like a header; "

@@ -207,6 +207,8 @@ static const char *kh_time_number(const char **sp, struct kh_time_fields *f,
 		    kh_time_digits(&s, 2, &mo) < 0 || *s++ != '-' ||
 		    kh_time_digits(&s, 2, &d) < 0)
 			return "bad ISO 8601 date";
+		if (isdigit((unsigned char)*s))
+			return "bad ISO 8601 date";
 		f->year = v;
 		f->month = (int)mo;
 		f->day = (int)d;
@@ -347,6 +349,8 @@ static int kh_time_at(const char *s, const char *what, int64_t *out,
 		while (isdigit((unsigned char)*p))
 			p++;
 	}
+	while (isspace((unsigned char)*p))
+		p++;
 	if (*p)
 		return kh_time_bad(err, what, s, "trailing characters");
 	/* Whole seconds, rounded down as GNU tar does. */
