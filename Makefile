@@ -25,12 +25,14 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral -Wvla
 CFLAGS ?= -O2 -g
 KH_CFLAGS := -std=c11 -D_GNU_SOURCE -DKH_VERSION='"$(VERSION)"' \
-	-Ilib -Igen -Icli $(WARN) $(SANFLAGS) \
+	-Ilib -Igen -Imanifest -Ikernel -Icli $(WARN) $(SANFLAGS) \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 KH_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread
 KH_LDFLAGS := $(SANFLAGS)
 
-LIB_SRC := $(wildcard lib/*.c) $(wildcard gen/*.c)
+# Library modules: everything but the front end. kernel/ also holds
+# kernel-side sources (built by Kbuild, not here): only its kh_*.c are ours.
+LIB_SRC := $(wildcard lib/*.c gen/*.c manifest/*.c kernel/kh_*.c)
 CLI_SRC := $(wildcard cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
