@@ -82,13 +82,19 @@ static int kh_gen_walk(const struct kh_gen_opts *o, struct kh_walk_list *list,
 	if (ret < 0)
 		return ret;
 	/* srctree must have both; an objtree may lack either. */
-	if ((ret = kh_walk_tree(o->srctree, "include", 0, 1, list, err)) < 0 ||
-	    (ret = kh_walk_tree(o->srctree, archinc, 0, 1, list, err)) < 0)
-		return ret;
-	if (!same &&
-	    ((ret = kh_walk_tree(o->objtree, "include", 1, 0, list, err)) < 0 ||
-	     (ret = kh_walk_tree(o->objtree, archinc, 1, 0, list, err)) < 0))
-		return ret;
+	{
+		const struct kh_walk_root roots[] = {
+			{ o->srctree, "include", 0, 1 },
+			{ o->srctree, archinc, 0, 1 },
+			{ o->objtree, "include", 1, 0 },
+			{ o->objtree, archinc, 1, 0 },
+		};
+
+		ret = kh_walk_trees(roots, same ? 2 : 4, o->threads, list,
+				    err);
+		if (ret < 0)
+			return ret;
+	}
 	kh_walk_finish(list);
 	return 0;
 }
@@ -311,16 +317,18 @@ static int kh_gen_check_outputs(const struct kh_gen_opts *o,
 	if (prev->nout != want)
 		return kh_gen_why(res, "the set of outputs changed");
 	for (size_t i = 0; i < want; i++) {
-		unsigned char sha[KH_SHA256_LEN];
+		unsigned char xxh[KH_XXH128_LEN];
 		struct kh_error e = KH_ERROR_INIT;
 		unsigned long long size;
 
 		if (strcmp(prev->out[i].role, roles[i]))
 			return kh_gen_why(res, "the set of outputs changed");
-		if (kh_hash_sha256_file(paths[i], sha, &size, &e) < 0)
+		/* XXH3 here: the check runs on every make, SHA-256 is for
+		 * the record. */
+		if (kh_hash_file(paths[i], NULL, xxh, &size, &e) < 0)
 			return kh_gen_why(res, "%s", e.msg);
 		if (size != prev->out[i].size ||
-		    memcmp(sha, prev->out[i].sha256, KH_SHA256_LEN))
+		    memcmp(xxh, prev->out[i].xxh128, KH_XXH128_LEN))
 			return kh_gen_why(res, "%s: differs from what was "
 					  "built", paths[i]);
 	}
@@ -448,13 +456,13 @@ static int kh_gen_save_state(const struct kh_gen_opts *o,
 	if (!o->state)
 		return 0;
 	for (size_t i = 0; ret == 0 && i < (o->stub ? 2u : 1u); i++) {
-		unsigned char sha[KH_SHA256_LEN];
+		unsigned char sha[KH_SHA256_LEN], xxh[KH_XXH128_LEN];
 		unsigned long long size;
 
-		ret = kh_hash_sha256_file(paths[i], sha, &size, err);
+		ret = kh_hash_file(paths[i], sha, xxh, &size, err);
 		if (ret == 0)
 			ret = kh_state_add_output(cur, roles[i], paths[i], sha,
-						  size, err);
+						  xxh, size, err);
 	}
 	return ret ? ret : kh_state_save(o->state, cur, err);
 }
@@ -484,6 +492,7 @@ static int kh_gen_up_to_date(const struct kh_gen_opts *o,
 			kh_state_add_output(cur, prev.out[i].role,
 					    prev.out[i].path,
 					    prev.out[i].sha256,
+					    prev.out[i].xxh128,
 					    prev.out[i].size, err);
 		/* Re-read inputs get their new stat data recorded, so the
 		 * next run trusts them again (after a touch, a checkout). */

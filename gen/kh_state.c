@@ -99,7 +99,8 @@ int kh_state_add_option(struct kh_state *st, const char *kv,
 
 int kh_state_add_output(struct kh_state *st, const char *role,
 			const char *path, const unsigned char *sha256,
-			unsigned long long size, struct kh_error *err)
+			const unsigned char *xxh128, unsigned long long size,
+			struct kh_error *err)
 {
 	struct kh_state_output *o;
 
@@ -114,6 +115,7 @@ int kh_state_add_output(struct kh_state *st, const char *role,
 		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
 	}
 	memcpy(o->sha256, sha256, KH_SHA256_LEN);
+	memcpy(o->xxh128, xxh128, KH_XXH128_LEN);
 	o->size = size;
 	st->nout++;
 	return 0;
@@ -236,15 +238,17 @@ int kh_state_save(const char *path, const struct kh_state *st,
 		free(v);
 	}
 	for (size_t i = 0; i < st->nout; i++) {
-		char hex[2 * KH_SHA256_LEN + 1];
+		char hex[2 * KH_SHA256_LEN + 1], xhex[2 * KH_XXH128_LEN + 1];
 		char *p = kh_state_escape(st->out[i].path);
 
 		kh_hash_hex(st->out[i].sha256, KH_SHA256_LEN, hex);
+		kh_hash_hex(st->out[i].xxh128, KH_XXH128_LEN, xhex);
 		if (!p)
 			b.oom = 1;
 		else
-			kh_state_put(&b, "output %s %s %llu %s\n",
-				     st->out[i].role, hex, st->out[i].size, p);
+			kh_state_put(&b, "output %s %s %s %llu %s\n",
+				     st->out[i].role, hex, xhex,
+				     st->out[i].size, p);
 		free(p);
 	}
 	for (size_t i = 0; i < st->nin; i++)
@@ -348,14 +352,15 @@ static int kh_state_parse_line(struct kh_state *st, char *line, size_t lineno,
 		free(kv);
 		return ret;
 	}
-	if (!strcmp(f[0], "output") && n == 5) {
-		unsigned char sha[KH_SHA256_LEN];
-		char *p = kh_state_unescape(f[4]);
+	if (!strcmp(f[0], "output") && n == 6) {
+		unsigned char sha[KH_SHA256_LEN], xxh[KH_XXH128_LEN];
+		char *p = kh_state_unescape(f[5]);
 		int ret = KH_EINVAL;
 
 		if (p && kh_hash_unhex(f[2], sha, KH_SHA256_LEN) == 0 &&
-		    kh_state_num(f[3], &v) == 0)
-			ret = kh_state_add_output(st, f[1], p, sha,
+		    kh_hash_unhex(f[3], xxh, KH_XXH128_LEN) == 0 &&
+		    kh_state_num(f[4], &v) == 0)
+			ret = kh_state_add_output(st, f[1], p, sha, xxh,
 						  (unsigned long long)v, err);
 		free(p);
 		return ret;

@@ -10,7 +10,7 @@
  *   tool 0.1.0+<xxh128 of the binary>
  *   started <ns since the epoch when the walk began>
  *   option mtime=1234567890
- *   output archive <sha256> <size> <path>
+ *   output archive <sha256> <xxh128> <size> <path>
  *   input f <tree> <size> <mtime-ns> <inode> <xxh128> <rel>
  *   input l <tree> <size> <mtime-ns> <inode> <target> <rel>
  *   input p <tree> 0 0 0 - <rel>
@@ -43,7 +43,8 @@ struct kh_state_input {
 struct kh_state_output {
 	char *role;                     /* "archive", "stub" */
 	char *path;
-	unsigned char sha256[KH_SHA256_LEN];
+	unsigned char sha256[KH_SHA256_LEN];  /* for people and manifests */
+	unsigned char xxh128[KH_XXH128_LEN];  /* for the cheap no-op check */
 	unsigned long long size;
 };
 
@@ -76,7 +77,8 @@ int kh_state_add_option(struct kh_state *st, const char *kv,
 /* Append an output (strings copied). */
 int kh_state_add_output(struct kh_state *st, const char *role,
 			const char *path, const unsigned char *sha256,
-			unsigned long long size, struct kh_error *err);
+			const unsigned char *xxh128, unsigned long long size,
+			struct kh_error *err);
 
 /* Append an empty input and return it (rel and target copied by the
  * caller into malloc'ed strings owned by st). */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,51 +99,105 @@ static int kh_walk_push(struct kh_walk_list *list, const char *root,
 	return 0;
 }
 
-static int kh_walk_dir_at(int pfd, const char *root, char *rel, size_t rlen,
-			  int tree, int nofollow, struct kh_walk_list *list,
-			  struct kh_error *err);
+/* One walk in progress: a tree, where entries go, and whether
+ * subdirectories are walked now or handed out as units to threads. */
+struct kh_walk_ctx {
+	const char *root;
+	int tree;
+	struct kh_walk_list *list;
+	struct kh_walk_units *defer;   /* NULL: descend at once */
+	struct kh_error *err;
+};
+
+/* Subdirectories of the top levels, walked in parallel. */
+struct kh_walk_unit {
+	const char *root;
+	int tree;
+	char *rel;
+	struct kh_walk_list list;
+	struct kh_error err;
+};
+
+struct kh_walk_units {
+	struct kh_walk_unit *v;
+	size_t n, cap;
+	size_t next;                  /* next unit a thread takes */
+	pthread_mutex_t lock;
+};
+
+static int kh_walk_defer(struct kh_walk_ctx *c, const char *rel)
+{
+	struct kh_walk_units *u = c->defer;
+
+	if (u->n == u->cap) {
+		size_t cap = u->cap ? u->cap * 2 : 64;
+		void *v = realloc(u->v, cap * sizeof(*u->v));
+
+		if (!v)
+			return kh_error_set(c->err, KH_ENOMEM, NULL,
+					    "out of memory");
+		u->v = v;
+		u->cap = cap;
+	}
+	memset(&u->v[u->n], 0, sizeof(u->v[0]));
+	u->v[u->n].root = c->root;
+	u->v[u->n].tree = c->tree;
+	u->v[u->n].rel = strdup(rel);
+	if (!u->v[u->n].rel)
+		return kh_error_set(c->err, KH_ENOMEM, NULL, "out of memory");
+	u->n++;
+	return 0;
+}
+
+static int kh_walk_dir(struct kh_walk_ctx *c, int pfd, char *rel,
+		       size_t rlen, int nofollow);
+
+static int kh_walk_fail(struct kh_walk_ctx *c, int errnum, const char *rel,
+			const char *what)
+{
+	char *path = kh_walk_join(c->root, rel);
+	int ret;
+
+	if (errnum)
+		ret = kh_error_sys(c->err, errnum, path ? path : rel, "%s",
+				   what);
+	else
+		ret = kh_error_set(c->err, KH_EINVAL, path ? path : rel, "%s",
+				   what);
+	free(path);
+	return ret;
+}
 
 /* Consider one directory entry; descend into real directories. */
-static int kh_walk_dir(int dfd, const char *root, char *rel, size_t rlen,
-		       int tree, struct kh_walk_list *list,
-		       struct kh_error *err);
-
-static int kh_walk_one(int dfd, const char *root, char *rel, size_t rlen,
-		       const struct dirent *d, int tree,
-		       struct kh_walk_list *list, struct kh_error *err)
+static int kh_walk_one(struct kh_walk_ctx *c, int dfd, char *rel,
+		       size_t rlen, const struct dirent *d)
 {
 	size_t nlen = strlen(d->d_name);
 	int header = kh_walk_is_header(d->d_name);
 	size_t silly;
 	struct stat st;
-	char *path;
-	int ret;
+	int ret = 0;
 
 	if (d->d_type != DT_UNKNOWN && d->d_type != DT_DIR && !header)
 		return 0;
 	if (rlen + 1 + nlen >= PATH_MAX)
-		return kh_error_set(err, KH_EINVAL, root,
+		return kh_error_set(c->err, KH_EINVAL, c->root,
 				    "path too long below %s", rel);
 	rel[rlen] = '/';
 	memcpy(rel + rlen + 1, d->d_name, nlen + 1);
 	if (fstatat(dfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		path = kh_walk_join(root, rel);
-		ret = kh_error_sys(err, errno, path ? path : rel, "cannot stat");
-		free(path);
+		ret = kh_walk_fail(c, errno, rel, "cannot stat");
 		goto out;
 	}
-	ret = 0;
 	/* A silly-rename directory is excluded, not an error, whatever
 	 * its name: descend to find what upstream would have copied. */
 	if (S_ISDIR(st.st_mode) && header && !kh_walk_silly_end(rel)) {
-		path = kh_walk_join(root, rel);
-		ret = kh_error_set(err, KH_EINVAL, path ? path : rel,
-				   "is a directory named like a header; "
-				   "upstream would archive it empty");
-		free(path);
+		ret = kh_walk_fail(c, 0, rel, "is a directory named like a "
+				   "header; upstream would archive it empty");
 	} else if (S_ISDIR(st.st_mode)) {
-		ret = kh_walk_dir(dfd, root, rel, rlen + 1 + nlen, tree, list,
-				  err);
+		ret = c->defer ? kh_walk_defer(c, rel)
+			       : kh_walk_dir(c, dfd, rel, rlen + 1 + nlen,
+					     O_NOFOLLOW);
 	} else if (!header ||
 		   !strcmp(rel, "include/generated/utsversion.h")) {
 		ret = 0;
@@ -152,32 +207,23 @@ static int kh_walk_one(int dfd, const char *root, char *rel, size_t rlen,
 		char saved = rel[silly];
 
 		rel[silly] = '\0';
-		ret = kh_walk_push(list, root, rel, NULL, tree, err);
+		ret = kh_walk_push(c->list, c->root, rel, NULL, c->tree,
+				   c->err);
 		rel[silly] = saved;
 	} else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
-		ret = kh_walk_push(list, root, rel, &st, tree, err);
+		ret = kh_walk_push(c->list, c->root, rel, &st, c->tree, c->err);
 	} else {
-		path = kh_walk_join(root, rel);
-		ret = kh_error_set(err, KH_EINVAL, path ? path : rel,
+		ret = kh_walk_fail(c, 0, rel,
 				   "is neither a regular file nor a symlink");
-		free(path);
 	}
 out:
 	rel[rlen] = '\0';
 	return ret;
 }
 
-static int kh_walk_dir(int pfd, const char *root, char *rel, size_t rlen,
-		       int tree, struct kh_walk_list *list,
-		       struct kh_error *err)
-{
-	return kh_walk_dir_at(pfd, root, rel, rlen, tree, O_NOFOLLOW, list,
-			      err);
-}
-
-static int kh_walk_dir_at(int pfd, const char *root, char *rel, size_t rlen,
-			  int tree, int nofollow, struct kh_walk_list *list,
-			  struct kh_error *err)
+/* Read directory rel (its last component opened relative to pfd). */
+static int kh_walk_dir(struct kh_walk_ctx *c, int pfd, char *rel,
+		       size_t rlen, int nofollow)
 {
 	const char *name = strrchr(rel, '/');
 	int dfd, ret = 0;
@@ -188,96 +234,201 @@ static int kh_walk_dir_at(int pfd, const char *root, char *rel, size_t rlen,
 	dfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | nofollow | O_CLOEXEC);
 	if (dfd < 0 || !(dir = fdopendir(dfd))) {
 		int e = errno;
-		char *path = kh_walk_join(root, rel);
 
 		if (dfd >= 0)
 			close(dfd);
-		ret = kh_error_sys(err, e, path ? path : rel,
-				   "cannot read directory");
-		free(path);
-		return ret;
+		return kh_walk_fail(c, e, rel, "cannot read directory");
 	}
 	while (ret == 0) {
 		errno = 0;
 		d = readdir(dir);
 		if (!d) {
-			if (errno) {
-				char *path = kh_walk_join(root, rel);
-
-				ret = kh_error_sys(err, errno,
-						   path ? path : rel,
+			if (errno)
+				ret = kh_walk_fail(c, errno, rel,
 						   "cannot read directory");
-				free(path);
-			}
 			break;
 		}
 		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
 			continue;
-		ret = kh_walk_one(dirfd(dir), root, rel, rlen, d, tree, list,
-				  err);
+		ret = kh_walk_one(c, dirfd(dir), rel, rlen, d);
 	}
 	closedir(dir);
+	return ret;
+}
+
+/* Walk root/sub; with c->defer set, only its top level. */
+static int kh_walk_start(struct kh_walk_ctx *c, const char *sub,
+			 int required)
+{
+	char rel[PATH_MAX];
+	struct stat st;
+	int rfd, pfd, ret;
+	char *path, *slash;
+	size_t n = strlen(sub);
+
+	if (n >= sizeof(rel))
+		return kh_error_set(c->err, KH_EINVAL, sub, "path too long");
+	memcpy(rel, sub, n + 1);
+	while (n > 1 && rel[n - 1] == '/')
+		rel[--n] = '\0';
+	path = kh_walk_join(c->root, rel);
+	if (!path)
+		return kh_error_set(c->err, KH_ENOMEM, NULL, "out of memory");
+	/* Like find, follow a symlink given as the starting point. */
+	ret = 0;
+	if (stat(path, &st) < 0) {
+		if (required || errno != ENOENT)
+			ret = kh_error_sys(c->err, errno, path,
+					   "cannot read directory");
+		free(path);
+		return ret;
+	}
+	if (!S_ISDIR(st.st_mode))
+		ret = kh_error_set(c->err, KH_EINVAL, path, "not a directory");
+	free(path);
+	if (ret < 0)
+		return ret;
+	rfd = open(c->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return kh_error_sys(c->err, errno, c->root, "cannot open tree");
+	/* Descend through the intermediate components of sub ("arch/x86"). */
+	pfd = rfd;
+	slash = strrchr(rel, '/');
+	if (slash) {
+		*slash = '\0';
+		pfd = openat(rfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		*slash = '/';
+		if (pfd < 0) {
+			ret = kh_error_sys(c->err, errno, c->root,
+					   "cannot open %s", rel);
+			close(rfd);
+			return ret;
+		}
+	}
+	ret = kh_walk_dir(c, pfd, rel, n, 0);
+	if (pfd != rfd)
+		close(pfd);
+	close(rfd);
 	return ret;
 }
 
 int kh_walk_tree(const char *root, const char *sub, int tree, int required,
 		 struct kh_walk_list *list, struct kh_error *err)
 {
+	struct kh_walk_ctx c = { root, tree, list, NULL, err };
+
+	return kh_walk_start(&c, sub, required);
+}
+
+/* Walk one unit: a subdirectory found at a top level. */
+static void kh_walk_unit_run(struct kh_walk_unit *u)
+{
+	struct kh_walk_ctx c = { u->root, u->tree, &u->list, NULL, &u->err };
 	char rel[PATH_MAX];
-	struct stat st;
-	int rfd, ret;
-	char *path;
-	size_t n = strlen(sub);
+	char *slash;
+	int pfd;
 
-	if (n >= sizeof(rel))
-		return kh_error_set(err, KH_EINVAL, sub, "path too long");
-	memcpy(rel, sub, n + 1);
-	while (n > 1 && rel[n - 1] == '/')
-		rel[--n] = '\0';
-	path = kh_walk_join(root, rel);
-	if (!path)
-		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
-	/* Like find, follow a symlink given as the starting point. */
-	if (stat(path, &st) < 0) {
-		int e = errno;
+	/* Units are below a top level, so rel always has a parent. */
+	snprintf(rel, sizeof(rel), "%s", u->rel);
+	slash = strrchr(rel, '/');
+	*slash = '\0';
+	pfd = openat(AT_FDCWD, c.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd >= 0) {
+		int dfd = openat(pfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-		ret = 0;
-		if (required || e != ENOENT)
-			ret = kh_error_sys(err, e, path, "cannot read directory");
-		free(path);
-		return ret;
+		close(pfd);
+		pfd = dfd;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		ret = kh_error_set(err, KH_EINVAL, path, "not a directory");
-		free(path);
-		return ret;
+	*slash = '/';
+	if (pfd < 0) {
+		kh_walk_fail(&c, errno, rel, "cannot read directory");
+		return;
 	}
-	free(path);
-	rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rfd < 0)
-		return kh_error_sys(err, errno, root, "cannot open tree");
-	/* Descend through the intermediate components of sub ("arch/x86"). */
-	{
-		char *slash = strrchr(rel, '/');
-		int pfd = rfd;
+	kh_walk_dir(&c, pfd, rel, strlen(rel), O_NOFOLLOW);
+	close(pfd);
+}
 
-		if (slash) {
-			*slash = '\0';
-			pfd = openat(rfd, rel, O_RDONLY | O_DIRECTORY |
-				     O_CLOEXEC);
-			*slash = '/';
-			if (pfd < 0) {
-				ret = kh_error_sys(err, errno, root,
-						   "cannot open %s", rel);
-				close(rfd);
-				return ret;
-			}
+static void *kh_walk_worker(void *arg)
+{
+	struct kh_walk_units *u = arg;
+
+	for (;;) {
+		size_t i;
+
+		pthread_mutex_lock(&u->lock);
+		i = u->next++;
+		pthread_mutex_unlock(&u->lock);
+		if (i >= u->n)
+			return NULL;
+		kh_walk_unit_run(&u->v[i]);
+	}
+}
+
+/* Move every entry of from to the end of to. */
+static int kh_walk_append(struct kh_walk_list *to, struct kh_walk_list *from,
+			  struct kh_error *err)
+{
+	if (to->n + from->n > to->cap) {
+		size_t cap = to->n + from->n + 1024;
+		void *v = realloc(to->v, cap * sizeof(*to->v));
+
+		if (!v)
+			return kh_error_set(err, KH_ENOMEM, NULL,
+					    "out of memory");
+		to->v = v;
+		to->cap = cap;
+	}
+	if (from->n)
+		memcpy(to->v + to->n, from->v, from->n * sizeof(*from->v));
+	to->n += from->n;
+	free(from->v);
+	from->v = NULL;
+	from->n = from->cap = 0;
+	return 0;
+}
+
+int kh_walk_trees(const struct kh_walk_root *roots, size_t nroots,
+		  int threads, struct kh_walk_list *list, struct kh_error *err)
+{
+	struct kh_walk_units u = { 0 };
+	pthread_t tid[KH_WALK_MAX_THREADS];
+	int started = 0, ret = 0;
+
+	pthread_mutex_init(&u.lock, NULL);
+	/* The top levels, sequentially; their subdirectories are units. */
+	for (size_t i = 0; ret == 0 && i < nroots; i++) {
+		struct kh_walk_ctx c = { roots[i].root, roots[i].tree, list,
+					 &u, err };
+
+		ret = kh_walk_start(&c, roots[i].sub, roots[i].required);
+	}
+	if (threads > KH_WALK_MAX_THREADS)
+		threads = KH_WALK_MAX_THREADS;
+	/* The calling thread works too. */
+	for (int t = 0; ret == 0 && t < threads - 1 && (size_t)t + 1 < u.n;
+	     t++) {
+		if (pthread_create(&tid[t], NULL, kh_walk_worker, &u))
+			break;   /* fewer threads is slower, never wrong */
+		started++;
+	}
+	if (ret == 0)
+		kh_walk_worker(&u);
+	for (int t = 0; t < started; t++)
+		pthread_join(tid[t], NULL);
+	/* Report the first failing unit in walk order, so that the
+	 * message does not depend on thread timing. */
+	for (size_t i = 0; i < u.n; i++) {
+		if (ret == 0 && u.v[i].err.code) {
+			*err = u.v[i].err;
+			ret = err->code;
 		}
-		ret = kh_walk_dir_at(pfd, root, rel, n, tree, 0, list, err);
-		if (pfd != rfd)
-			close(pfd);
+		if (ret == 0)
+			ret = kh_walk_append(list, &u.v[i].list, err);
+		kh_walk_list_release(&u.v[i].list);
+		free(u.v[i].rel);
 	}
-	close(rfd);
+	free(u.v);
+	pthread_mutex_destroy(&u.lock);
 	return ret;
 }
 

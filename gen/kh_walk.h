@@ -46,6 +46,25 @@ struct kh_walk_list {
 int kh_walk_tree(const char *root, const char *sub, int tree, int required,
 		 struct kh_walk_list *list, struct kh_error *err);
 
+#define KH_WALK_MAX_THREADS 64
+
+/* A place to walk: root/sub, from tree 0 (srctree) or 1 (objtree). */
+struct kh_walk_root {
+	const char *root;
+	const char *sub;
+	int tree;
+	int required;
+};
+
+/* kh_walk_tree over several roots, with the subdirectories of their top
+ * levels shared among threads (stat calls dominate a no-op run, and
+ * they parallelise). The list's order is unspecified until
+ * kh_walk_finish; an error is the first one in walk order, whatever
+ * the timing. */
+int kh_walk_trees(const struct kh_walk_root *roots, size_t nroots,
+		  int threads, struct kh_walk_list *list,
+		  struct kh_error *err);
+
 /* Sort by archive path and drop srctree entries shadowed by objtree. */
 void kh_walk_finish(struct kh_walk_list *list);
 

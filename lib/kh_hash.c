@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <string.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -32,21 +33,25 @@ int kh_hash_sha256(const void *buf, size_t len,
 	return 0;
 }
 
-int kh_hash_sha256_file(const char *path, unsigned char out[KH_SHA256_LEN],
-			unsigned long long *size, struct kh_error *err)
+int kh_hash_file(const char *path, unsigned char *sha256,
+		 unsigned char *xxh128, unsigned long long *size,
+		 struct kh_error *err)
 {
 	unsigned char buf[1 << 16];
 	unsigned long long total = 0;
+	XXH3_state_t *xs = NULL;
+	EVP_MD_CTX *ctx = NULL;
 	unsigned int n = 0;
-	EVP_MD_CTX *ctx;
 	int fd, ret = 0;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return kh_error_sys(err, errno, path, "cannot open");
-	ctx = EVP_MD_CTX_new();
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		ret = kh_error_set(err, KH_ELIB, path, "SHA-256 failed");
+	if ((sha256 && (!(ctx = EVP_MD_CTX_new()) ||
+			!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))) ||
+	    (xxh128 && (!(xs = XXH3_createState()) ||
+			XXH3_128bits_reset(xs) != XXH_OK))) {
+		ret = kh_error_set(err, KH_ELIB, path, "cannot start hashing");
 		goto out;
 	}
 	for (;;) {
@@ -60,18 +65,29 @@ int kh_hash_sha256_file(const char *path, unsigned char out[KH_SHA256_LEN],
 		}
 		if (r == 0)
 			break;
-		if (!EVP_DigestUpdate(ctx, buf, (size_t)r)) {
-			ret = kh_error_set(err, KH_ELIB, path, "SHA-256 failed");
+		if ((ctx && !EVP_DigestUpdate(ctx, buf, (size_t)r)) ||
+		    (xs && XXH3_128bits_update(xs, buf, (size_t)r) != XXH_OK)) {
+			ret = kh_error_set(err, KH_ELIB, path, "hashing failed");
 			goto out;
 		}
 		total += (unsigned long long)r;
 	}
-	if (!EVP_DigestFinal_ex(ctx, out, &n) || n != KH_SHA256_LEN)
+	if (ctx && (!EVP_DigestFinal_ex(ctx, sha256, &n) ||
+		    n != KH_SHA256_LEN)) {
 		ret = kh_error_set(err, KH_ELIB, path, "SHA-256 failed");
+		goto out;
+	}
+	if (xs) {
+		XXH128_canonical_t c;
+
+		XXH128_canonicalFromHash(&c, XXH3_128bits_digest(xs));
+		memcpy(xxh128, c.digest, KH_XXH128_LEN);
+	}
 	if (size)
 		*size = total;
 out:
 	EVP_MD_CTX_free(ctx);
+	XXH3_freeState(xs);
 	close(fd);
 	return ret;
 }

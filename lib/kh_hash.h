@@ -22,9 +22,11 @@ void kh_hash_xxh128(const void *buf, size_t len,
 int kh_hash_sha256(const void *buf, size_t len,
 		   unsigned char out[KH_SHA256_LEN], struct kh_error *err);
 
-/* SHA-256 and size of a file's content. */
-int kh_hash_sha256_file(const char *path, unsigned char out[KH_SHA256_LEN],
-			unsigned long long *size, struct kh_error *err);
+/* Hash a file's content in one pass: SHA-256 and/or XXH3-128 (either
+ * may be NULL; XXH3 alone is the cheap check) and its size. */
+int kh_hash_file(const char *path, unsigned char *sha256,
+		 unsigned char *xxh128, unsigned long long *size,
+		 struct kh_error *err);
 
 /* Lower-case hex of len bytes into hex (2 * len + 1 bytes). */
 void kh_hash_hex(const unsigned char *bin, size_t len, char *hex);
