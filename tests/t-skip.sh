@@ -1,0 +1,159 @@
+#!/bin/bash
+# The skip logic on a real kernel tree (Debian's 6.1, O= layout, copied
+# so the cache stays pristine): every change that must rebuild does, and
+# names itself in -v's reason; every change that must not rebuild
+# leaves both outputs untouched (same inode, same mtime). Compression
+# uses --xz-preset 0 to keep the many rebuilds cheap; the decision logic
+# does not depend on the preset.
+set -u
+. "$TOP/tests/lib/kernel-trees.sh"
+kt_obj 6.1 || exit 1
+T=$TEST_TMP
+S=$T/src O=$T/obj D=$T/out
+mkdir -p "$S/arch/x86" "$O/arch/x86" "$D"
+cp -a "$KT_SRCTREE/include" "$S/" && cp -a "$KT_SRCTREE/arch/x86/include" "$S/arch/x86/"
+cp -a "$KT_OBJTREE/include" "$O/"
+[ -d "$KT_OBJTREE/arch/x86/include" ] && cp -a "$KT_OBJTREE/arch/x86/include" "$O/arch/x86/"
+TS=@1700000000
+K=$KHEADERS
+fail=0 n=0
+
+gen() {   # extra options...; runs from $D unless CWD is set
+	( cd "${CWD:-$D}" && env -u KBUILD_BUILD_TIMESTAMP "${KENV[@]}" "$K" gen -v \
+		--srctree "$S" --objtree "$O" --arch "${ARCH:-x86}" \
+		--xz-preset "${PRESET:-0}" -o "$D/k.tar.xz" --stub "$D/k.S" \
+		--incbin k.tar.xz "${MTIME[@]}" "$@" ) > "$T/log" 2>&1
+}
+KENV=() MTIME=(--mtime "$TS")
+stamp() { stat -c '%i %y' "$D/k.tar.xz" "$D/k.S" 2>/dev/null; }
+
+rebuilds() {   # label, reason substring, gen options...
+	local label=$1 why=$2 before; shift 2
+	n=$((n + 1)); before=$(stamp)
+	if ! gen "$@"; then
+		echo "FAIL $label: gen failed"; cat "$T/log"; fail=1; return
+	fi
+	if grep -q '^  GEN ' "$T/log" && grep 'rebuilt because' "$T/log" | grep -qF -- "$why" &&
+	   [ "$(stamp)" != "$before" ]; then
+		echo "ok   rebuilds: $label ($(grep -o 'rebuilt because.*' "$T/log"))"
+	else
+		echo "FAIL $label: want a rebuild because '$why'"; cat "$T/log"; fail=1
+	fi
+}
+skips() {   # label, gen options...
+	local label=$1 before; shift
+	n=$((n + 1)); before=$(stamp)
+	if ! gen "$@"; then
+		echo "FAIL $label: gen failed"; cat "$T/log"; fail=1; return
+	fi
+	if ! grep -q '^  GEN ' "$T/log" && grep -q 'up to date' "$T/log" &&
+	   [ "$(stamp)" = "$before" ]; then
+		echo "ok   skips: $label ($(grep -o 'up to date.*' "$T/log"))"
+	else
+		echo "FAIL $label: rebuilt or touched outputs"; cat "$T/log"; fail=1
+	fi
+}
+# Same size, same inode: overwrite one byte in place.
+poke() { printf '%s' "$2" | dd of="$1" bs=1 seek="${3:-0}" conv=notrunc status=none; }
+
+H=$S/include/linux/kernel.h
+rebuilds "first run" "no previous state"
+skips "second run"
+
+# --- must rebuild ---------------------------------------------------------
+# A same-size edit in the same second as the build, on a filesystem
+# whose clock did not move: edit, build at once (the header is now
+# racily clean), edit again and give back the exact old mtime.
+poke "$H" A 0; rebuilds "edit just before a build" "include/linux/kernel.h: content changed"
+old=$(stat -c %y "$H"); poke "$H" B 0; touch -d "$old" "$H"
+[ "$(stat -c %y "$H")" = "$old" ] || { echo "FAIL could not restore mtime"; fail=1; }
+rebuilds "same-size edit, same mtime, same inode" "include/linux/kernel.h: content changed"
+sleep 1.2   # now nothing is racy any more
+poke "$H" C 0; rebuilds "same-size edit a second later" "include/linux/kernel.h: content changed"
+sleep 1.2; skips "unchanged after that"
+
+echo '#define KH_NEW 1' > "$S/include/linux/kh-new.h"
+rebuilds "a header added" "include/linux/kh-new.h: new"
+mv "$S/include/linux/kh-new.h" "$S/include/linux/kh-renamed.h"
+rebuilds "a header renamed" "include/linux/kh-new.h: gone"
+rm "$S/include/linux/kh-renamed.h"
+rebuilds "a header deleted" "include/linux/kh-renamed.h: gone"
+
+L=$(cd "$S" && find include -type l -name '*.h' | LC_ALL=C sort | head -n 1)
+[ -n "$L" ] || { echo "FAIL no symlink in the tree"; fail=1; }
+tgt=$(readlink "$S/$L"); new=$(printf '%s' "$tgt" | sed 's/.$/x/')
+ln -sfn "$new" "$S/$L"
+rebuilds "a symlink retargeted (same length)" "$L: symlink now points to $new"
+ln -sfn "$tgt" "$S/$L"; rebuilds "the symlink put back" "$L: symlink now points to $tgt"
+
+mkdir -p "$O/include/linux"
+echo '#define KH_OVR 0' > "$S/include/linux/kh-ovr.h"
+echo '#define KH_OVR 1' > "$O/include/linux/kh-ovr.h"
+rebuilds "an objtree header overriding a srctree one" "include/linux/kh-ovr.h: new"
+sleep 1.2; poke "$O/include/linux/kh-ovr.h" 2 16
+rebuilds "the overriding objtree header edited" "include/linux/kh-ovr.h: content changed"
+sleep 1.2; poke "$S/include/linux/kh-ovr.h" 3 16
+skips "the shadowed srctree header edited"
+rm "$O/include/linux/kh-ovr.h"
+rebuilds "the override removed" "include/linux/kh-ovr.h: now a file from the srctree"
+
+MTIME=(--mtime @1700000001); rebuilds "--mtime changed" "option mtime=1700000001"
+MTIME=(); KENV=(KBUILD_BUILD_TIMESTAMP="Tue Nov 14 22:13:21 UTC 2023")
+skips "KBUILD_BUILD_TIMESTAMP, same instant"
+KENV=(KBUILD_BUILD_TIMESTAMP="Tue Nov 14 22:13:22 UTC 2023")
+rebuilds "KBUILD_BUILD_TIMESTAMP changed" "option mtime=1700000002"
+mkdir -p "$S/arch/kh/include/asm"; echo '#define KH_ARCH 1' > "$S/arch/kh/include/asm/a.h"
+ARCH=kh rebuilds "--arch changed" "option arch=kh"
+rebuilds "--arch back" "option arch=x86"
+rebuilds "--no-strip" "option strip=none" --no-strip
+rebuilds "stripping again" "option strip=upstream-perl"
+PRESET=1 rebuilds "--xz-preset changed" "option xz=preset1"
+rebuilds "--xz-preset back" "option xz=preset0"
+
+rm "$D/k.tar.xz"; rebuilds "the archive deleted" "$D/k.tar.xz: cannot open"
+rm "$D/k.S"; rebuilds "the stub deleted" "$D/k.S: cannot open"
+size=$(stat -c %s "$D/k.tar.xz"); poke "$D/k.tar.xz" Z $((size / 2))
+rebuilds "the archive corrupted (same size)" "$D/k.tar.xz: differs from what was built"
+echo >> "$D/k.S"; rebuilds "the stub changed" "$D/k.S: differs from what was built"
+cp "$K" "$T/kheaders-next"; printf 'next' >> "$T/kheaders-next"
+K=$T/kheaders-next rebuilds "a new tool" "the tool changed"
+K=$T/kheaders-next skips "the new tool again"
+rebuilds "back to the test's tool" "the tool changed"
+
+# --- must not rebuild -----------------------------------------------------
+sleep 1.2
+find "$S/include" "$S/arch/x86/include" "$O/include" -name '*.h' -exec touch -h {} +
+sleep 1.2
+skips "a touch of every header"
+grep -q "up to date: .* [1-9][0-9]* re-hashed" "$T/log" || { echo "FAIL touched headers were not re-hashed"; fail=1; }
+skips "the run after the touch"
+grep -q " 0 re-hashed" "$T/log" || { echo "FAIL the state did not take the new stat data"; cat "$T/log"; fail=1; }
+# A checkout that rewrites every file with the same content (new inode,
+# new mtime).
+find "$S/include" -name '*.h' -type f | while IFS= read -r f; do
+	cp -p "$f" "$f.co" && mv "$f.co" "$f"; done
+touch "$S/include/linux/kernel.h"; sleep 1.2
+skips "a checkout rewriting files with the same content"
+CWD=/ skips "a run from another working directory"
+CWD=$S skips "a run from the srctree"
+( cd "$T" && env -u KBUILD_BUILD_TIMESTAMP "$K" gen -q --srctree src --objtree ./obj/ \
+	--arch x86 --xz-preset 0 -o out/k.tar.xz --stub out/k.S --incbin k.tar.xz \
+	--mtime "$TS" ) > "$T/log2" 2>&1 && ! grep -q GEN "$T/log2" ||
+	{ echo "FAIL relative spellings from another directory rebuilt"; cat "$T/log2"; fail=1; }
+
+# --depfile: inputs listed, phony rules, rewritten only when it changes.
+gen --depfile "$D/k.d"
+grep -qxF "$D/k.tar.xz: \\" "$D/k.d" && grep -qF " $S/include/linux/kernel.h \\" "$D/k.d" &&
+	grep -qxF "$S/include/linux/kernel.h:" "$D/k.d" ||
+	{ echo "FAIL depfile content"; head -3 "$D/k.d"; fail=1; }
+[ "$(grep -c ': \\$\|^ ' "$D/k.d")" -gt 6000 ] || { echo "FAIL depfile too short"; fail=1; }
+d1=$(stat -c '%i %y' "$D/k.d"); gen --depfile "$D/k.d"
+[ "$(stat -c '%i %y' "$D/k.d")" = "$d1" ] || { echo "FAIL unchanged depfile rewritten"; fail=1; }
+
+# A corrupt state is a reason to rebuild, never an error.
+printf 'garbage\n' > "$D/k.tar.xz.state"
+rebuilds "a corrupt state file" "k.tar.xz.state: state file is corrupt at line 1"
+head -c 100 "$D/k.tar.xz.state" > "$D/s" && mv "$D/s" "$D/k.tar.xz.state"
+rebuilds "a truncated state file" "k.tar.xz.state: state file is"
+echo "$n cases"
+exit $fail
