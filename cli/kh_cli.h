@@ -28,4 +28,7 @@ int kh_cli_usage(const char *cmd, const char *fmt, ...)
 /* The `gen` subcommand. */
 int kh_cmd_gen(int argc, char **argv);
 
+/* The `stub` subcommand: the .S stub for an existing archive. */
+int kh_cmd_stub(int argc, char **argv);
+
 #endif

@@ -22,6 +22,7 @@ static const char kh_usage[] =
 	"Commands:\n"
 	"  gen        build kheaders_data.tar.xz (and its .S stub) from a "
 	"kernel tree\n"
+	"  stub       write the .S stub that embeds an existing archive\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help and exit\n"
@@ -111,6 +112,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "gen"))
 		status = kh_cmd_gen(argc - 1, argv + 1);
+	else if (!strcmp(cmd, "stub"))
+		status = kh_cmd_stub(argc - 1, argv + 1);
 	else
 		return kh_cli_usage(NULL, "unknown command '%s'", cmd);
 	return kh_cli_close_stdout(status);
