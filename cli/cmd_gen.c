@@ -23,6 +23,9 @@ static const char kh_gen_usage[] =
 	"\n"
 	"  -o, --output FILE   the archive to write (required)\n"
 	"      --stub FILE     also write the .S that embeds the archive\n"
+	"      --manifest FILE also write its mtree manifest (kheaders(1));\n"
+	"                      rewritten when missing or stale, even when\n"
+	"                      the archive is up to date\n"
 	"      --incbin PATH   path the stub's .incbin names (default: the\n"
 	"                      -o argument as given)\n"
 	"      --srctree DIR   kernel source tree (default: $srctree, else .)\n"
@@ -62,6 +65,7 @@ enum {
 	KH_OPT_NO_STATE,
 	KH_OPT_FORCE,
 	KH_OPT_DEPFILE,
+	KH_OPT_MANIFEST,
 };
 
 static const struct option kh_gen_longopts[] = {
@@ -77,6 +81,7 @@ static const struct option kh_gen_longopts[] = {
 	{ "no-state", no_argument, NULL, KH_OPT_NO_STATE },
 	{ "force", no_argument, NULL, KH_OPT_FORCE },
 	{ "depfile", required_argument, NULL, KH_OPT_DEPFILE },
+	{ "manifest", required_argument, NULL, KH_OPT_MANIFEST },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -143,6 +148,7 @@ static int kh_gen_parse(int argc, char **argv, struct kh_gen_cli *c)
 		case KH_OPT_NO_STATE: c->no_state = 1; break;
 		case KH_OPT_FORCE: c->o.force = 1; break;
 		case KH_OPT_DEPFILE: c->o.depfile = optarg; break;
+		case KH_OPT_MANIFEST: c->o.manifest = optarg; break;
 		case 'j':
 			if (kh_gen_parse_threads(optarg, &c->o.threads) < 0)
 				return kh_cli_usage("gen", "--threads wants a "
@@ -209,23 +215,26 @@ static void kh_gen_tool_id(char *buf, size_t size)
 
 /* --mtime, else KBUILD_BUILD_TIMESTAMP, else SOURCE_DATE_EPOCH, else 0:
  * never the clock or the files, so an unset variable still gives the
- * same archive everywhere. */
-static int kh_gen_mtime(struct kh_gen_cli *c, struct kh_error *err)
+ * same archive everywhere. Shared with `verify --rebuild`. */
+int kh_cli_mtime(const char *arg, int64_t *mtime, const char **src,
+		 struct kh_error *err)
 {
 	const char *v;
 
-	if (c->mtime_arg)
-		return kh_time_parse(c->mtime_arg, "--mtime", &c->o.mtime, err);
+	if (arg) {
+		*src = "--mtime";
+		return kh_time_parse(arg, "--mtime", mtime, err);
+	}
 	if ((v = kh_gen_env("KBUILD_BUILD_TIMESTAMP"))) {
-		c->mtime_src = "KBUILD_BUILD_TIMESTAMP";
-		return kh_time_parse(v, c->mtime_src, &c->o.mtime, err);
+		*src = "KBUILD_BUILD_TIMESTAMP";
+		return kh_time_parse(v, *src, mtime, err);
 	}
 	if ((v = kh_gen_env("SOURCE_DATE_EPOCH"))) {
-		c->mtime_src = "SOURCE_DATE_EPOCH";
-		return kh_time_parse_epoch(v, c->mtime_src, &c->o.mtime, err);
+		*src = "SOURCE_DATE_EPOCH";
+		return kh_time_parse_epoch(v, *src, mtime, err);
 	}
-	c->mtime_src = "default";
-	c->o.mtime = 0;
+	*src = "default";
+	*mtime = 0;
 	return 0;
 }
 
@@ -279,7 +288,7 @@ int kh_cmd_gen(int argc, char **argv)
 	status = kh_gen_parse(argc, argv, &c);
 	if (status >= 0)
 		return status;
-	if (kh_gen_mtime(&c, &err) < 0)
+	if (kh_cli_mtime(c.mtime_arg, &c.o.mtime, &c.mtime_src, &err) < 0)
 		return kh_cli_fail(&err);
 	if (!c.no_state && !c.o.state) {
 		if (asprintf(&c.state_buf, "%s.state", c.o.output) < 0) {

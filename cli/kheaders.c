@@ -23,6 +23,10 @@ static const char kh_usage[] =
 	"  gen        build kheaders_data.tar.xz (and its .S stub) from a "
 	"kernel tree\n"
 	"  stub       write the .S stub that embeds an existing archive\n"
+	"  manifest   print the mtree manifest of an archive\n"
+	"  verify     check an archive against its manifest, or rebuild it\n"
+	"             from the tree and compare (reproducible-build check)\n"
+	"  diff       compare two archives or manifests\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help and exit\n"
@@ -114,6 +118,12 @@ int main(int argc, char **argv)
 		status = kh_cmd_gen(argc - 1, argv + 1);
 	else if (!strcmp(cmd, "stub"))
 		status = kh_cmd_stub(argc - 1, argv + 1);
+	else if (!strcmp(cmd, "manifest"))
+		status = kh_cmd_manifest(argc - 1, argv + 1);
+	else if (!strcmp(cmd, "verify"))
+		status = kh_cmd_verify(argc - 1, argv + 1);
+	else if (!strcmp(cmd, "diff"))
+		status = kh_cmd_diff(argc - 1, argv + 1);
 	else
 		return kh_cli_usage(NULL, "unknown command '%s'", cmd);
 	return kh_cli_close_stdout(status);

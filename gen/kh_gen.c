@@ -13,6 +13,7 @@
 #include "kh_gen.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,8 +21,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kh_afile.h"
+#include "kh_archive_read.h"
 #include "kh_depfile.h"
 #include "kh_reader.h"
 #include "kh_state.h"
@@ -312,9 +315,13 @@ static int kh_gen_check_outputs(const struct kh_gen_opts *o,
 {
 	const char *paths[2] = { o->output, o->stub };
 	const char *roles[2] = { "archive", "stub" };
-	size_t want = o->stub ? 2 : 1;
+	size_t want = o->stub ? 2 : 1, nout = prev->nout;
 
-	if (prev->nout != want)
+	/* The manifest (last, when there is one) is checked on its own:
+	 * a stale one is rewritten without rebuilding the archive. */
+	if (nout && !strcmp(prev->out[nout - 1].role, "manifest"))
+		nout--;
+	if (nout != want)
 		return kh_gen_why(res, "the set of outputs changed");
 	for (size_t i = 0; i < want; i++) {
 		unsigned char xxh[KH_XXH128_LEN];
@@ -449,16 +456,18 @@ static int kh_gen_depfile(const struct kh_gen_opts *o,
 static int kh_gen_save_state(const struct kh_gen_opts *o,
 			     struct kh_state *cur, struct kh_error *err)
 {
-	const char *paths[2] = { o->output, o->stub };
-	const char *roles[2] = { "archive", "stub" };
+	const char *paths[3] = { o->output, o->stub, o->manifest };
+	const char *roles[3] = { "archive", "stub", "manifest" };
 	int ret = 0;
 
 	if (!o->state)
 		return 0;
-	for (size_t i = 0; ret == 0 && i < (o->stub ? 2u : 1u); i++) {
+	for (size_t i = 0; ret == 0 && i < 3; i++) {
 		unsigned char sha[KH_SHA256_LEN], xxh[KH_XXH128_LEN];
 		unsigned long long size;
 
+		if (!paths[i])
+			continue;
 		ret = kh_hash_file(paths[i], sha, xxh, &size, err);
 		if (ret == 0)
 			ret = kh_state_add_output(cur, roles[i], paths[i], sha,
@@ -520,11 +529,82 @@ static void kh_gen_reset_inputs(struct kh_state *st)
 	*st = fresh;
 }
 
+/* The manifest of the archive in fd, into an uncommitted temporary. */
+static int kh_gen_manifest(const struct kh_gen_opts *o,
+			   const struct kh_state *cur, int fd,
+			   struct kh_afile **out, struct kh_error *err)
+{
+	struct kh_manifest_origin origin = { o->srctree, o->objtree,
+					     cur->options, cur->noptions };
+
+	return kh_archive_read_manifest(fd, o->output, &origin, o->manifest,
+					out, err);
+}
+
+/* Up to date: rewrite the manifest only if it is missing, edited, or
+ * states facts of the tree that changed (such as the Makefile's
+ * version, which is not an input). Its record is the last output. */
+static int kh_gen_refresh_manifest(const struct kh_gen_opts *o,
+				   struct kh_state *cur, struct kh_error *err)
+{
+	struct kh_manifest_origin origin = { o->srctree, o->objtree,
+					     cur->options, cur->noptions };
+	struct kh_state_output *rec = cur->nout ? &cur->out[cur->nout - 1]
+						: NULL;
+	struct kh_afile *af = NULL;
+	int fd, fresh = 0, ret;
+
+	if (!o->manifest)
+		return 0;
+	if (rec && strcmp(rec->role, "manifest"))
+		rec = NULL;
+	if (rec && !strcmp(rec->path, o->manifest)) {
+		unsigned char xxh[KH_XXH128_LEN];
+		struct kh_error e = KH_ERROR_INIT;
+		unsigned long long size;
+
+		if (kh_hash_file(o->manifest, NULL, xxh, &size, &e) == 0 &&
+		    size == rec->size &&
+		    !memcmp(xxh, rec->xxh128, KH_XXH128_LEN)) {
+			ret = kh_manifest_facts_fresh(o->manifest, &origin,
+						      &fresh, err);
+			if (ret < 0 || fresh)
+				return ret;
+		}
+	}
+	if (rec) {
+		free(rec->role);
+		free(rec->path);
+		cur->nout--;
+	}
+	fd = open(o->output, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kh_error_sys(err, errno, o->output, "cannot open");
+	ret = kh_gen_manifest(o, cur, fd, &af, err);
+	close(fd);
+	if (ret == 0)
+		ret = kh_afile_commit(af, err);
+	else
+		kh_afile_abort(af);
+	if (ret == 0 && o->state) {
+		unsigned char sha[KH_SHA256_LEN], xxh[KH_XXH128_LEN];
+		unsigned long long size;
+
+		ret = kh_hash_file(o->manifest, sha, xxh, &size, err);
+		if (ret == 0)
+			ret = kh_state_add_output(cur, "manifest", o->manifest,
+						  sha, xxh, size, err);
+		if (ret == 0)
+			ret = kh_state_save(o->state, cur, err);
+	}
+	return ret;
+}
+
 static int kh_gen_build(const struct kh_gen_opts *o,
 			const struct kh_walk_list *list, struct kh_state *cur,
 			struct kh_gen_result *res, struct kh_error *err)
 {
-	struct kh_afile *archive = NULL, *stub = NULL;
+	struct kh_afile *archive = NULL, *stub = NULL, *manifest = NULL;
 	int ret = 0;
 
 	if (o->stub)
@@ -533,6 +613,11 @@ static int kh_gen_build(const struct kh_gen_opts *o,
 		ret = kh_afile_open(o->output, &archive, err);
 	if (ret == 0)
 		ret = kh_gen_archive(o, list, archive, cur, res, err);
+	/* Described from the temporary, so that archive and manifest are
+	 * replaced together or not at all. */
+	if (ret == 0 && o->manifest)
+		ret = kh_gen_manifest(o, cur, kh_afile_fd(archive), &manifest,
+				      err);
 	if (ret == 0) {
 		ret = kh_afile_commit(archive, err);
 		archive = NULL;
@@ -541,8 +626,13 @@ static int kh_gen_build(const struct kh_gen_opts *o,
 		ret = kh_afile_commit(stub, err);
 		stub = NULL;
 	}
+	if (ret == 0 && manifest) {
+		ret = kh_afile_commit(manifest, err);
+		manifest = NULL;
+	}
 	kh_afile_abort(archive);
 	kh_afile_abort(stub);
+	kh_afile_abort(manifest);
 	if (ret == 0)
 		res->rebuilt = 1;
 	return ret;
@@ -571,7 +661,7 @@ int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 		if (ret == 0)
 			ret = kh_gen_save_state(o, &cur, err);
 	} else if (ret == 1) {
-		ret = 0;
+		ret = kh_gen_refresh_manifest(o, &cur, err);
 		for (size_t i = 0; i < list.n; i++)
 			if (list.v[i].type == KH_WALK_FILE)
 				res->files++;

@@ -31,10 +31,13 @@ struct kh_gen_opts {
 	const char *depfile;   /* Make depfile to write, or NULL */
 	const char *tool;      /* identity of this build of the tool */
 	int force;             /* rebuild even when up to date */
+	/* The mtree manifest to write beside the archive, or NULL. It is
+	 * rewritten when missing or stale even if the archive is not. */
+	const char *manifest;
 };
 
 #define KH_GEN_OPTS_INIT { ".", ".", NULL, 0, 1, 6, 1, NULL, NULL, NULL, \
-			   NULL, NULL, "", 0 }
+			   NULL, NULL, "", 0, NULL }
 
 /* Inputs whose mtime is this close to the start of the run that
  * recorded them are hashed again, however their stat data looks: an

@@ -1,0 +1,63 @@
+/* kh_archive_read: describe an existing archive as a manifest.
+ *
+ * Reads a .tar.xz (or a plain tar, or another compression libarchive
+ * reads in-process) from a file, /sys/kernel/kheaders.tar.xz,
+ * /proc/kheaders.tar.xz, a descriptor or standard input ("-"). The
+ * whole input is read into memory first: such files cannot always be
+ * read twice (stdin, a pipe) and a headers archive is a few MB. Then
+ * two passes, both through libarchive:
+ *
+ *   1. the raw "format" undoes the compression: the tar stream, whose
+ *      SHA-256 and size the manifest records next to the file's own;
+ *   2. the tar reader walks that stream's entries, hashing each file's
+ *      content with SHA-256 (libcrypto).
+ *
+ * So the xz data is decompressed once.
+ */
+#ifndef KH_ARCHIVE_READ_H
+#define KH_ARCHIVE_READ_H
+
+#include <stddef.h>
+
+#include "kh_afile.h"
+#include "kh_error.h"
+#include "kh_manifest.h"
+
+/* Keep every regular file's content in the manifest's entries (for
+ * unified diffs); otherwise only its digest. */
+#define KH_ARCHIVE_READ_DATA 1u
+
+/* The archive in buf (len bytes); name is used in messages. The facts
+ * ("# key: value") are left for kh_manifest_describe. */
+int kh_archive_read_mem(const void *buf, size_t len, const char *name,
+			unsigned flags, struct kh_manifest **out,
+			struct kh_error *err);
+
+/* Read all of path ("-": standard input) into *buf (malloc'ed). */
+int kh_archive_slurp(const char *path, unsigned char **buf, size_t *len,
+		     struct kh_error *err);
+
+/* Read all of fd from offset 0 (pread, so a writer's offset is left
+ * alone), or from where it is when it cannot seek (a pipe). */
+int kh_archive_slurp_fd(int fd, const char *name, unsigned char **buf,
+			size_t *len, struct kh_error *err);
+
+/* kh_archive_slurp + kh_archive_read_mem. */
+int kh_archive_read_path(const char *path, unsigned flags,
+			 struct kh_manifest **out, struct kh_error *err);
+
+/* A manifest or an archive, whichever path holds: mtree text is
+ * parsed, anything else is read as an archive. *is_archive says which. */
+int kh_archive_read_any(const char *path, unsigned flags,
+			struct kh_manifest **out, int *is_archive,
+			struct kh_error *err);
+
+/* The manifest of the archive in fd (read from offset 0), described
+ * by origin, written to a new temporary beside path: *out is left for
+ * the caller to commit with the archive, or to abort. */
+int kh_archive_read_manifest(int fd, const char *name,
+			     const struct kh_manifest_origin *origin,
+			     const char *path, struct kh_afile **out,
+			     struct kh_error *err);
+
+#endif
