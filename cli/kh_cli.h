@@ -44,4 +44,7 @@ int kh_cmd_manifest(int argc, char **argv);
 int kh_cmd_verify(int argc, char **argv);
 int kh_cmd_diff(int argc, char **argv);
 
+/* The `extract` subcommand: take the archive out and unpack it. */
+int kh_cmd_extract(int argc, char **argv);
+
 #endif

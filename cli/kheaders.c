@@ -27,6 +27,8 @@ static const char kh_usage[] =
 	"  verify     check an archive against its manifest, or rebuild it\n"
 	"             from the tree and compare (reproducible-build check)\n"
 	"  diff       compare two archives or manifests\n"
+	"  extract    take the archive out of a running kernel, a module, an\n"
+	"             image or a .tar.xz, and unpack it safely\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help and exit\n"
@@ -124,6 +126,8 @@ int main(int argc, char **argv)
 		status = kh_cmd_verify(argc - 1, argv + 1);
 	else if (!strcmp(cmd, "diff"))
 		status = kh_cmd_diff(argc - 1, argv + 1);
+	else if (!strcmp(cmd, "extract"))
+		status = kh_cmd_extract(argc - 1, argv + 1);
 	else
 		return kh_cli_usage(NULL, "unknown command '%s'", cmd);
 	return kh_cli_close_stdout(status);

@@ -1,0 +1,594 @@
+/* kh_image: locating the archive in files and images (see kh_image.h). */
+#include "kh_image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lzma.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kh_stub.h"
+
+/* The xz stream header starts with these six bytes; the footer ends
+ * with "YZ" and is, like the header, twelve bytes long. */
+static const unsigned char kh_xz_magic[6] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
+#define KH_XZ_HEADER_SIZE LZMA_STREAM_HEADER_SIZE
+/* xz -9 needs 65 MiB to decode; a hostile header may ask for more. */
+#define KH_IMAGE_XZ_MEMLIMIT (256ULL << 20)
+_Static_assert(LZMA_STREAM_HEADER_SIZE == 12, "xz stream header size");
+
+#define KH_MARKER_LEN (sizeof(KH_STUB_START_MARKER) - 1)
+_Static_assert(sizeof(KH_STUB_START_MARKER) == sizeof(KH_STUB_END_MARKER),
+	       "markers of one length");
+
+static const char kh_sym_start[] = "kernel_headers_data";
+static const char kh_sym_end[] = "kernel_headers_data_end";
+
+/* ELF constants we need (elf.h has them, but spelling them out keeps
+ * the layout this file relies on in one place). */
+enum {
+	KH_EI_CLASS = 4, KH_EI_DATA = 5,
+	KH_ELFCLASS32 = 1, KH_ELFCLASS64 = 2,
+	KH_ELFDATA2LSB = 1, KH_ELFDATA2MSB = 2,
+	KH_ET_REL = 1,
+	KH_SHT_SYMTAB = 2, KH_SHT_NOBITS = 8,
+	KH_SHN_LORESERVE = 0xff00,
+};
+
+struct kh_image {
+	unsigned char *map;        /* mmap'ed file, or NULL */
+	size_t map_len;
+	unsigned char *buf;        /* malloc'ed contents, or NULL */
+	size_t buf_len;
+	const unsigned char *data; /* the image: map or buf */
+	size_t len;
+	int compressed;
+	struct kh_image_blob blob;
+};
+
+const char *kh_image_how_name(enum kh_image_how how)
+{
+	switch (how) {
+	case KH_IMAGE_RAW: return "the whole file";
+	case KH_IMAGE_ELF_SYMBOLS: return "ELF symbols";
+	case KH_IMAGE_MARKERS: return "IKHD markers";
+	}
+	return "?";
+}
+
+static int kh_is_xz(const unsigned char *p, size_t len)
+{
+	return len >= sizeof(kh_xz_magic) &&
+	       !memcmp(p, kh_xz_magic, sizeof(kh_xz_magic));
+}
+
+/* ---- ELF: a bounds-checked reader for both classes and byte orders. */
+
+struct kh_elf {
+	const unsigned char *buf;
+	size_t len;
+	int is64, msb, rel;
+	uint64_t shoff, shnum, shentsize;
+};
+
+static uint64_t kh_elf_get(const struct kh_elf *e, uint64_t off, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++) {
+		int shift = e->msb ? 8 * (n - 1 - i) : 8 * i;
+
+		v |= (uint64_t)e->buf[off + (uint64_t)i] << shift;
+	}
+	return v;
+}
+
+/* Is [off, off + n) inside the file? */
+static int kh_elf_in(const struct kh_elf *e, uint64_t off, uint64_t n)
+{
+	return off <= e->len && n <= e->len - off;
+}
+
+struct kh_shdr {
+	uint64_t type, addr, offset, size, link, entsize;
+};
+
+static int kh_elf_shdr(const struct kh_elf *e, uint64_t i, struct kh_shdr *s)
+{
+	uint64_t o = e->shoff + i * e->shentsize;
+
+	if (i >= e->shnum || !kh_elf_in(e, o, e->is64 ? 64 : 40))
+		return -1;
+	s->type = kh_elf_get(e, o + 4, 4);
+	if (e->is64) {
+		s->addr = kh_elf_get(e, o + 16, 8);
+		s->offset = kh_elf_get(e, o + 24, 8);
+		s->size = kh_elf_get(e, o + 32, 8);
+		s->link = kh_elf_get(e, o + 40, 4);
+		s->entsize = kh_elf_get(e, o + 56, 8);
+	} else {
+		s->addr = kh_elf_get(e, o + 12, 4);
+		s->offset = kh_elf_get(e, o + 16, 4);
+		s->size = kh_elf_get(e, o + 20, 4);
+		s->link = kh_elf_get(e, o + 24, 4);
+		s->entsize = kh_elf_get(e, o + 36, 4);
+	}
+	return 0;
+}
+
+struct kh_sym {
+	int found;
+	uint64_t value, size, shndx;
+};
+
+/* Look both symbols up in one SHT_SYMTAB section. */
+static void kh_elf_scan_symtab(const struct kh_elf *e,
+			       const struct kh_shdr *symtab,
+			       struct kh_sym *start, struct kh_sym *end)
+{
+	uint64_t ent = e->is64 ? 24 : 16, n;
+	struct kh_shdr str;
+
+	if (symtab->entsize != ent || kh_elf_shdr(e, symtab->link, &str) < 0 ||
+	    !kh_elf_in(e, symtab->offset, symtab->size) ||
+	    !kh_elf_in(e, str.offset, str.size))
+		return;
+	n = symtab->size / ent;
+	for (uint64_t i = 1; i < n; i++) {
+		uint64_t o = symtab->offset + i * ent;
+		uint64_t name = kh_elf_get(e, o, 4);
+		struct kh_sym s = { 1, 0, 0, 0 };
+		const char *nm;
+		size_t room;
+
+		if (name >= str.size)
+			continue;
+		nm = (const char *)e->buf + str.offset + name;
+		room = (size_t)(str.size - name);
+		if (e->is64) {
+			s.shndx = kh_elf_get(e, o + 6, 2);
+			s.value = kh_elf_get(e, o + 8, 8);
+			s.size = kh_elf_get(e, o + 16, 8);
+		} else {
+			s.value = kh_elf_get(e, o + 4, 4);
+			s.size = kh_elf_get(e, o + 8, 4);
+			s.shndx = kh_elf_get(e, o + 14, 2);
+		}
+		if (s.shndx == 0)           /* undefined: a reference */
+			continue;
+		if (room > sizeof(kh_sym_end) - 1 &&
+		    !memcmp(nm, kh_sym_end, sizeof(kh_sym_end)))
+			*end = s;
+		else if (room > sizeof(kh_sym_start) - 1 &&
+			 !memcmp(nm, kh_sym_start, sizeof(kh_sym_start)))
+			*start = s;
+	}
+}
+
+/* The file offset of a symbol's value. */
+static int kh_elf_sym_offset(const struct kh_elf *e, const struct kh_sym *s,
+			     uint64_t *off)
+{
+	struct kh_shdr sec;
+	uint64_t rel;
+
+	if (s->shndx >= KH_SHN_LORESERVE || kh_elf_shdr(e, s->shndx, &sec) < 0 ||
+	    sec.type == KH_SHT_NOBITS)
+		return -1;
+	/* Relocatable objects (.ko) hold section-relative values. */
+	if (e->rel)
+		rel = s->value;
+	else if (s->value >= sec.addr)
+		rel = s->value - sec.addr;
+	else
+		return -1;
+	if (rel > sec.size || !kh_elf_in(e, sec.offset, sec.size))
+		return -1;
+	*off = sec.offset + rel;
+	return 0;
+}
+
+/* 1 found, 0 not an ELF with the symbols, <0 an error already set. */
+static int kh_elf_locate(const unsigned char *buf, size_t len,
+			 const char *name, struct kh_image_blob *out,
+			 struct kh_error *err)
+{
+	struct kh_elf e = { buf, len, 0, 0, 0, 0, 0, 0 };
+	struct kh_sym start = { 0, 0, 0, 0 }, end = { 0, 0, 0, 0 };
+	uint64_t soff, eoff, size;
+
+	if (len < 64 || memcmp(buf, "\177ELF", 4))
+		return 0;
+	if ((buf[KH_EI_CLASS] != KH_ELFCLASS32 &&
+	     buf[KH_EI_CLASS] != KH_ELFCLASS64) ||
+	    (buf[KH_EI_DATA] != KH_ELFDATA2LSB &&
+	     buf[KH_EI_DATA] != KH_ELFDATA2MSB))
+		return 0;
+	e.is64 = buf[KH_EI_CLASS] == KH_ELFCLASS64;
+	e.msb = buf[KH_EI_DATA] == KH_ELFDATA2MSB;
+	e.rel = kh_elf_get(&e, 16, 2) == KH_ET_REL;
+	e.shoff = kh_elf_get(&e, e.is64 ? 40 : 32, e.is64 ? 8 : 4);
+	e.shentsize = kh_elf_get(&e, e.is64 ? 58 : 46, 2);
+	e.shnum = kh_elf_get(&e, e.is64 ? 60 : 48, 2);
+	if (e.shentsize < (e.is64 ? 64u : 40u) || e.shoff == 0)
+		return 0;
+	if (e.shnum == 0) {
+		/* More than 0xff00 sections: the count is in section 0. */
+		struct kh_shdr s0;
+
+		e.shnum = 1;
+		if (kh_elf_shdr(&e, 0, &s0) < 0)
+			return 0;
+		e.shnum = s0.size;
+	}
+	if (e.shnum > (len - (e.shoff < len ? e.shoff : len)) / e.shentsize)
+		return 0;
+	for (uint64_t i = 0; i < e.shnum; i++) {
+		struct kh_shdr s;
+
+		if (kh_elf_shdr(&e, i, &s) == 0 && s.type == KH_SHT_SYMTAB)
+			kh_elf_scan_symtab(&e, &s, &start, &end);
+	}
+	if (!start.found)
+		return 0;
+	if (kh_elf_sym_offset(&e, &start, &soff) < 0)
+		return kh_error_set(err, KH_EINVAL, name, "symbol %s points "
+				    "outside its section", kh_sym_start);
+	/* Our stub sizes the symbol; upstream's asm() leaves it 0, then
+	 * only the end symbol tells. */
+	if (end.found) {
+		if (kh_elf_sym_offset(&e, &end, &eoff) < 0 || eoff < soff ||
+		    end.shndx != start.shndx)
+			return kh_error_set(err, KH_EINVAL, name, "symbols %s "
+					    "and %s do not delimit data",
+					    kh_sym_start, kh_sym_end);
+		size = eoff - soff;
+		if (start.size && start.size != size)
+			return kh_error_set(err, KH_EINVAL, name, "symbol %s "
+					    "has size %llu, but %s is %llu "
+					    "bytes after it", kh_sym_start,
+					    (unsigned long long)start.size,
+					    kh_sym_end,
+					    (unsigned long long)size);
+	} else if (start.size) {
+		size = start.size;
+	} else {
+		return kh_error_set(err, KH_EINVAL, name, "symbol %s has no "
+				    "size and %s is missing", kh_sym_start,
+				    kh_sym_end);
+	}
+	if (!kh_elf_in(&e, soff, size))
+		return kh_error_set(err, KH_EINVAL, name, "symbol %s: %llu "
+				    "bytes at offset %llu run past the end of "
+				    "the file", kh_sym_start,
+				    (unsigned long long)size,
+				    (unsigned long long)soff);
+	if (!kh_is_xz(buf + soff, size))
+		return kh_error_set(err, KH_EINVAL, name, "symbol %s does not "
+				    "point at an xz stream", kh_sym_start);
+	out->offset = (size_t)soff;
+	out->size = (size_t)size;
+	out->how = KH_IMAGE_ELF_SYMBOLS;
+	return 1;
+}
+
+/* ---- Markers. */
+
+/* Does an xz stream footer end at buf + end, agreeing with the header
+ * at buf + start? */
+static int kh_xz_ends_at(const unsigned char *buf, size_t start, size_t end)
+{
+	lzma_stream_flags hdr, ftr;
+
+	if (end - start < 2 * KH_XZ_HEADER_SIZE ||
+	    (end - start) % 4 != 0)
+		return 0;
+	if (lzma_stream_header_decode(&hdr, buf + start) != LZMA_OK ||
+	    lzma_stream_footer_decode(&ftr, buf + end - KH_XZ_HEADER_SIZE) !=
+		    LZMA_OK ||
+	    lzma_stream_flags_compare(&hdr, &ftr) != LZMA_OK)
+		return 0;
+	/* The index must fit between the header and the footer. */
+	return ftr.backward_size <= end - start - 2 * KH_XZ_HEADER_SIZE;
+}
+
+static int kh_markers_locate(const unsigned char *buf, size_t len,
+			     struct kh_image_blob *out)
+{
+	const unsigned char *p = buf, *lim = buf + len;
+
+	while ((p = memmem(p, (size_t)(lim - p), KH_STUB_START_MARKER,
+			   KH_MARKER_LEN))) {
+		size_t start = (size_t)(p - buf) + KH_MARKER_LEN;
+		const unsigned char *q = buf + start;
+
+		p += KH_MARKER_LEN;
+		if (!kh_is_xz(buf + start, len - start))
+			continue;
+		while ((q = memmem(q, (size_t)(lim - q), KH_STUB_END_MARKER,
+				   KH_MARKER_LEN))) {
+			size_t end = (size_t)(q - buf);
+
+			if (kh_xz_ends_at(buf, start, end)) {
+				out->offset = start;
+				out->size = end - start;
+				out->how = KH_IMAGE_MARKERS;
+				return 1;
+			}
+			q++;
+		}
+	}
+	return 0;
+}
+
+int kh_image_locate(const unsigned char *buf, size_t len, const char *name,
+		    struct kh_image_blob *out, struct kh_error *err)
+{
+	int ret;
+
+	if (kh_is_xz(buf, len)) {
+		out->offset = 0;
+		out->size = len;
+		out->how = KH_IMAGE_RAW;
+		return 0;
+	}
+	ret = kh_elf_locate(buf, len, name, out, err);
+	if (ret != 0)
+		return ret < 0 ? ret : 0;
+	if (kh_markers_locate(buf, len, out))
+		return 0;
+	if (len >= 0x206 && !memcmp(buf + 0x202, "HdrS", 4))
+		return kh_error_set(err, KH_EINVAL, name, "a compressed kernel "
+				    "(bzImage): extract vmlinux from it first, "
+				    "e.g. with the kernel's "
+				    "scripts/extract-vmlinux");
+	return kh_error_set(err, KH_EINVAL, name, "no headers archive: not "
+			    "an .xz file, no %s symbol, no %s...%s markers "
+			    "around an xz stream", kh_sym_start,
+			    KH_STUB_START_MARKER, KH_STUB_END_MARKER);
+}
+
+/* ---- Reading files. */
+
+/* Read all of fd into a growing buffer: procfs and sysfs files, pipes. */
+static int kh_image_slurp(int fd, const char *name, struct kh_image *img,
+			  struct kh_error *err)
+{
+	size_t cap = 1 << 20, len = 0;
+	unsigned char *buf = malloc(cap);
+
+	if (!buf)
+		return kh_error_set(err, KH_ENOMEM, name, "out of memory");
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			unsigned char *nb;
+
+			if (cap >= KH_IMAGE_MAX_SIZE) {
+				free(buf);
+				return kh_error_set(err, KH_EINVAL, name,
+						    "larger than %llu bytes",
+						    KH_IMAGE_MAX_SIZE);
+			}
+			nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				return kh_error_set(err, KH_ENOMEM, name,
+						    "out of memory");
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			free(buf);
+			return kh_error_sys(err, e, name, "cannot read");
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	img->buf = buf;
+	img->buf_len = len;
+	img->data = buf;
+	img->len = len;
+	return 0;
+}
+
+static int kh_image_read(const char *path, struct kh_image *img,
+			 struct kh_error *err)
+{
+	int stdin_ = !strcmp(path, "-");
+	const char *name = stdin_ ? "standard input" : path;
+	int fd = stdin_ ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int ret = 0;
+
+	if (fd < 0)
+		return kh_error_sys(err, errno, name, "cannot open");
+	if (fstat(fd, &st) < 0) {
+		ret = kh_error_sys(err, errno, name, "cannot stat");
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		ret = kh_error_set(err, KH_EINVAL, name, "is a directory");
+		goto out;
+	}
+	/* Regular files are mapped: a vmlinux with debug info is large.
+	 * sysfs and procfs files report a size but cannot be mapped. */
+	if (S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (unsigned long long)st.st_size <= KH_IMAGE_MAX_SIZE) {
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
+			       fd, 0);
+
+		if (m != MAP_FAILED) {
+			img->map = m;
+			img->map_len = (size_t)st.st_size;
+			img->data = m;
+			img->len = img->map_len;
+			goto out;
+		}
+	}
+	ret = kh_image_slurp(fd, name, img, err);
+out:
+	if (!stdin_)
+		close(fd);
+	if (ret == 0 && img->len == 0)
+		ret = kh_error_set(err, KH_EINVAL, name, "is empty");
+	return ret;
+}
+
+/* Does the xz stream decompress to an ELF file? Decodes a few bytes. */
+static int kh_image_xz_is_elf(const unsigned char *buf, size_t len)
+{
+	lzma_stream s = LZMA_STREAM_INIT;
+	unsigned char head[4];
+	int ok = 0;
+
+	if (lzma_stream_decoder(&s, KH_IMAGE_XZ_MEMLIMIT, 0) != LZMA_OK)
+		return 0;
+	s.next_in = buf;
+	s.avail_in = len;
+	s.next_out = head;
+	s.avail_out = sizeof(head);
+	while (s.avail_out > 0) {
+		lzma_ret r = lzma_code(&s, LZMA_FINISH);
+
+		if (r != LZMA_OK)
+			break;
+	}
+	ok = s.avail_out == 0 && !memcmp(head, "\177ELF", 4);
+	lzma_end(&s);
+	return ok;
+}
+
+/* Replace the image by its decompressed bytes (kheaders.ko.xz). */
+static int kh_image_unxz(struct kh_image *img, const char *name,
+			 struct kh_error *err)
+{
+	lzma_stream s = LZMA_STREAM_INIT;
+	size_t cap = img->len * 4 + 4096, len = 0;
+	unsigned char *buf = NULL;
+	lzma_ret r = LZMA_OK;
+	int too_big = 0;
+
+	if (lzma_stream_decoder(&s, KH_IMAGE_XZ_MEMLIMIT,
+				LZMA_CONCATENATED) != LZMA_OK)
+		return kh_error_set(err, KH_ELIB, name, "cannot start the xz "
+				    "decoder");
+	s.next_in = img->data;
+	s.avail_in = img->len;
+	while (r == LZMA_OK) {
+		if (len == cap || !buf) {
+			unsigned char *nb;
+
+			if (buf)
+				cap *= 2;
+			if (cap > KH_IMAGE_MAX_SIZE) {
+				too_big = 1;
+				break;
+			}
+			nb = realloc(buf, cap);
+			if (!nb) {
+				r = LZMA_MEM_ERROR;
+				break;
+			}
+			buf = nb;
+		}
+		s.next_out = buf + len;
+		s.avail_out = cap - len;
+		r = lzma_code(&s, LZMA_FINISH);
+		len = cap - s.avail_out;
+	}
+	lzma_end(&s);
+	if (r != LZMA_STREAM_END) {
+		free(buf);
+		if (r == LZMA_MEM_ERROR)
+			return kh_error_set(err, KH_ENOMEM, name,
+					    "out of memory");
+		if (too_big)
+			return kh_error_set(err, KH_EINVAL, name,
+					    "decompresses to more than %llu "
+					    "bytes", KH_IMAGE_MAX_SIZE);
+		if (r == LZMA_MEMLIMIT_ERROR)
+			return kh_error_set(err, KH_EINVAL, name, "xz data "
+					    "needs more than %llu MiB to "
+					    "decompress", KH_IMAGE_XZ_MEMLIMIT >> 20);
+		return kh_error_set(err, KH_EINVAL, name, "corrupt xz data "
+				    "(liblzma error %d)", (int)r);
+	}
+	if (img->map)
+		munmap(img->map, img->map_len);
+	free(img->buf);
+	img->map = NULL;
+	img->buf = buf;
+	img->buf_len = len;
+	img->data = buf;
+	img->len = len;
+	img->compressed = 1;
+	return 0;
+}
+
+int kh_image_open(const char *path, struct kh_image **out,
+		  struct kh_error *err)
+{
+	const char *name = strcmp(path, "-") ? path : "standard input";
+	struct kh_image *img = calloc(1, sizeof(*img));
+	int ret;
+
+	*out = NULL;
+	if (!img)
+		return kh_error_set(err, KH_ENOMEM, name, "out of memory");
+	ret = kh_image_read(path, img, err);
+	if (ret == 0 && kh_is_xz(img->data, img->len) &&
+	    kh_image_xz_is_elf(img->data, img->len))
+		ret = kh_image_unxz(img, name, err);
+	if (ret == 0)
+		ret = kh_image_locate(img->data, img->len, name, &img->blob,
+				      err);
+	if (ret < 0) {
+		kh_image_free(img);
+		return ret;
+	}
+	*out = img;
+	return 0;
+}
+
+const unsigned char *kh_image_data(const struct kh_image *img)
+{
+	return img->data + img->blob.offset;
+}
+
+size_t kh_image_size(const struct kh_image *img)
+{
+	return img->blob.size;
+}
+
+const struct kh_image_blob *kh_image_blob(const struct kh_image *img)
+{
+	return &img->blob;
+}
+
+int kh_image_was_compressed(const struct kh_image *img)
+{
+	return img->compressed;
+}
+
+void kh_image_free(struct kh_image *img)
+{
+	if (!img)
+		return;
+	if (img->map)
+		munmap(img->map, img->map_len);
+	free(img->buf);
+	free(img);
+}

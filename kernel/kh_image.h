@@ -1,0 +1,69 @@
+/* kh_image: find the headers archive in whatever holds it.
+ *
+ * The archive (an .xz stream) can be read from:
+ *   - itself: a .tar.xz, or /sys/kernel/kheaders.tar.xz and
+ *     /proc/kheaders.tar.xz of a running kernel;
+ *   - an ELF file that defines kernel_headers_data and
+ *     kernel_headers_data_end (kheaders.ko, a vmlinux with its symbol
+ *     table, any program linked with the stub), also xz-compressed as
+ *     modules often are (kheaders.ko.xz);
+ *   - anything else that carries the stub's markers: "IKHD_ST", the
+ *     archive, "IKHD_ED" (a stripped or raw, uncompressed kernel image).
+ *
+ * Markers are only trusted around a well-formed xz stream: the start
+ * marker must be followed by the xz magic and the end marker preceded
+ * by a stream footer whose CRC and flags agree with the header, so a
+ * stray "IKHD_ED" inside the compressed data cannot cut it short.
+ */
+#ifndef KH_IMAGE_H
+#define KH_IMAGE_H
+
+#include <stddef.h>
+
+#include "kh_error.h"
+
+/* Where `kheaders extract` looks when no source is named, in order. */
+#define KH_IMAGE_SYSFS "/sys/kernel/kheaders.tar.xz"
+#define KH_IMAGE_PROCFS "/proc/kheaders.tar.xz"
+
+/* Images are read whole; nothing real comes near this. */
+#define KH_IMAGE_MAX_SIZE (4ULL << 30)
+
+enum kh_image_how {
+	KH_IMAGE_RAW,          /* the file is the archive */
+	KH_IMAGE_ELF_SYMBOLS,  /* kernel_headers_data .. _end in .symtab */
+	KH_IMAGE_MARKERS,      /* between IKHD_ST and IKHD_ED */
+};
+
+struct kh_image_blob {
+	size_t offset;            /* of the archive in the (decompressed) image */
+	size_t size;
+	enum kh_image_how how;
+};
+
+/* Find the archive in an image held in memory; name is for messages. */
+int kh_image_locate(const unsigned char *buf, size_t len, const char *name,
+		    struct kh_image_blob *out, struct kh_error *err);
+
+struct kh_image;
+
+/* Read path ("-" is standard input) and find the archive in it. */
+int kh_image_open(const char *path, struct kh_image **out,
+		  struct kh_error *err);
+
+/* The archive's bytes, valid until kh_image_free. */
+const unsigned char *kh_image_data(const struct kh_image *img);
+size_t kh_image_size(const struct kh_image *img);
+
+/* How and where it was found, for -v. */
+const struct kh_image_blob *kh_image_blob(const struct kh_image *img);
+
+/* Whether the image was xz-compressed as a whole (kheaders.ko.xz). */
+int kh_image_was_compressed(const struct kh_image *img);
+
+/* "the whole file", "ELF symbols" or "IKHD markers". */
+const char *kh_image_how_name(enum kh_image_how how);
+
+void kh_image_free(struct kh_image *img);
+
+#endif
