@@ -1,6 +1,7 @@
 /* cmd_extract: `kheaders extract [SOURCE] DIR`. Finds the archive in
  * the source (kh_image), unpacks it safely into a new directory
- * (kh_extract), optionally checking it against a SHA-256, and reports. */
+ * (kh_extract), optionally checking it against a SHA-256 or a manifest
+ * (kh_xverify), and reports. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "kh_extract.h"
 #include "kh_hash.h"
 #include "kh_image.h"
+#include "kh_xverify.h"
 
 static const char kh_extract_usage[] =
 	"Usage: kheaders extract [OPTION]... [SOURCE] DIR\n"
@@ -29,6 +31,10 @@ static const char kh_extract_usage[] =
 	"\n"
 	"      --sha256 HEX     the archive (.tar.xz bytes) must have this\n"
 	"                       SHA-256\n"
+	"      --manifest FILE  every entry must match the manifest (mtree,\n"
+	"                       as 'kheaders manifest' writes), nothing\n"
+	"                       missing or extra; and the archive's SHA-256\n"
+	"                       when the manifest records it\n"
 	"      --replace        replace DIR if it exists (a directory), in one\n"
 	"                       step once the new tree is complete\n"
 	"  -v, --verbose        say where the archive was found and what was\n"
@@ -45,11 +51,13 @@ static const char kh_extract_usage[] =
 
 enum {
 	KH_OPT_SHA256 = 256,
+	KH_OPT_MANIFEST,
 	KH_OPT_REPLACE,
 };
 
 static const struct option kh_extract_longopts[] = {
 	{ "sha256", required_argument, NULL, KH_OPT_SHA256 },
+	{ "manifest", required_argument, NULL, KH_OPT_MANIFEST },
 	{ "replace", no_argument, NULL, KH_OPT_REPLACE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -59,6 +67,7 @@ static const struct option kh_extract_longopts[] = {
 struct kh_extract_cli {
 	struct kh_extract_opts o;
 	const char *source;
+	const char *manifest;
 	unsigned char sha256[KH_SHA256_LEN];
 	int verbose;
 };
@@ -114,6 +123,7 @@ static int kh_extract_parse(int argc, char **argv, struct kh_extract_cli *c)
 						    optarg);
 			c->o.sha256 = c->sha256;
 			break;
+		case KH_OPT_MANIFEST: c->manifest = optarg; break;
 		case KH_OPT_REPLACE: c->o.replace = 1; break;
 		case 'v': c->verbose = 1; break;
 		case 'h':
@@ -173,12 +183,13 @@ static void kh_extract_report(const struct kh_extract_cli *c,
 		"offset %zu\n"
 		"kheaders extract: archive sha256 %s\n"
 		"kheaders extract: %s: %zu files, %zu directories, %zu "
-		"symlinks, %zu hard links, %llu bytes\n",
+		"symlinks, %zu hard links, %llu bytes%s\n",
 		c->source, kh_image_how_name(b->how),
 		kh_image_was_compressed(img) ? " (in xz-compressed image)" : "",
 		b->size, b->offset, hex, c->o.dir, res->files, res->dirs,
 		res->symlinks, res->hardlinks,
-		(unsigned long long)res->bytes);
+		(unsigned long long)res->bytes,
+		c->manifest ? "; matches the manifest" : "");
 }
 
 int kh_cmd_extract(int argc, char **argv)
@@ -186,6 +197,7 @@ int kh_cmd_extract(int argc, char **argv)
 	struct kh_extract_cli c = { .o = KH_EXTRACT_OPTS_INIT };
 	struct kh_extract_result res = KH_EXTRACT_RESULT_INIT;
 	struct kh_error err = KH_ERROR_INIT;
+	struct kh_xverify *xv = NULL;
 	struct kh_image *img = NULL;
 	struct sigaction old[3];
 	int status;
@@ -199,8 +211,20 @@ int kh_cmd_extract(int argc, char **argv)
 			     KH_IMAGE_SYSFS, KH_IMAGE_PROCFS);
 		return KH_EXIT_ERROR;
 	}
-	if (kh_image_open(c.source, &img, &err) < 0)
+	if (c.manifest && kh_xverify_new(c.manifest, &xv, &err) < 0)
 		return kh_cli_fail(&err);
+	if (kh_image_open(c.source, &img, &err) < 0) {
+		status = kh_cli_fail(&err);
+		goto out;
+	}
+	if (xv) {
+		c.o.verify = kh_xverify_verifier(xv);
+		if (kh_xverify_archive(xv, kh_image_data(img),
+				       kh_image_size(img), &err) < 0) {
+			status = kh_cli_fail(&err);
+			goto out;
+		}
+	}
 	c.o.cancel = &kh_extract_sig;
 	kh_extract_signals(old);
 	status = kh_extract_run(kh_image_data(img), kh_image_size(img),
@@ -216,5 +240,6 @@ int kh_cmd_extract(int argc, char **argv)
 		kh_extract_report(&c, img, &res);
 out:
 	kh_image_free(img);
+	kh_xverify_free(xv);
 	return status;
 }

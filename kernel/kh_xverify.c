@@ -1,0 +1,160 @@
+/* kh_xverify: an extraction verifier backed by a manifest (see
+ * kh_xverify.h). */
+#include "kh_xverify.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kh_archive_read.h"
+#include "kh_hash.h"
+#include "kh_manifest.h"
+
+struct kh_xverify {
+	char *path;                  /* the manifest, for messages */
+	struct kh_manifest *m;
+	unsigned char *seen;         /* one flag per manifest entry */
+	struct kh_extract_verifier v;
+};
+
+static int kh_xverify_diff(const struct kh_xverify *xv, const char *path,
+			   const char *what, struct kh_error *err)
+{
+	return kh_error_set(err, KH_EINVAL, NULL, "%s: %s differs from the "
+			    "manifest %s", path, what, xv->path);
+}
+
+static enum kh_manifest_type kh_xverify_type(char kind)
+{
+	switch (kind) {
+	case 'd': return KH_MANIFEST_DIR;
+	case 'l': return KH_MANIFEST_LINK;
+	default: return KH_MANIFEST_FILE;   /* files and hard links */
+	}
+}
+
+static int kh_xverify_entry(void *ctx, const struct kh_extract_entry *e,
+			    struct kh_error *err)
+{
+	struct kh_xverify *xv = ctx;
+	const struct kh_manifest_entry *me;
+	char *norm = kh_manifest_normpath(e->path);
+	long i;
+	int ret = 0;
+
+	if (!norm)
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	i = kh_manifest_find(xv->m, norm);
+	if (i < 0) {
+		ret = kh_error_set(err, KH_EINVAL, NULL, "%s: not in the "
+				   "manifest %s", e->path, xv->path);
+		goto out;
+	}
+	xv->seen[i] = 1;
+	me = kh_manifest_at(xv->m, (size_t)i);
+	if ((me->keys & KH_MK_TYPE) && me->type != kh_xverify_type(e->type))
+		ret = kh_xverify_diff(xv, e->path, "type", err);
+	else if ((me->keys & KH_MK_MODE) && me->mode != e->mode)
+		ret = kh_xverify_diff(xv, e->path, "mode", err);
+	else if ((me->keys & KH_MK_TIME) && me->mtime != e->mtime)
+		ret = kh_xverify_diff(xv, e->path, "mtime", err);
+	else if (e->type == 'f' && (me->keys & KH_MK_SIZE) &&
+		 me->size != e->size)
+		ret = kh_xverify_diff(xv, e->path, "size", err);
+	else if (e->type == 'f' && (me->keys & KH_MK_SHA256) &&
+		 memcmp(me->sha256, e->sha256, KH_SHA256_LEN))
+		ret = kh_xverify_diff(xv, e->path, "content (sha256)", err);
+	else if (e->type == 'l' && (me->keys & KH_MK_LINK) &&
+		 strcmp(me->link ? me->link : "", e->link ? e->link : ""))
+		ret = kh_xverify_diff(xv, e->path, "link target", err);
+out:
+	free(norm);
+	return ret;
+}
+
+static int kh_xverify_done(void *ctx, struct kh_error *err)
+{
+	struct kh_xverify *xv = ctx;
+	size_t n = kh_manifest_count(xv->m);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct kh_manifest_entry *me = kh_manifest_at(xv->m, i);
+
+		/* The root is DIR itself, made by us, not from the entry. */
+		if (!xv->seen[i] && strcmp(me->path, "."))
+			return kh_error_set(err, KH_EINVAL, NULL, "%s: in the "
+					    "manifest %s but not in the archive",
+					    me->path, xv->path);
+	}
+	return 0;
+}
+
+int kh_xverify_new(const char *path, struct kh_xverify **out,
+		   struct kh_error *err)
+{
+	struct kh_xverify *xv = calloc(1, sizeof(*xv));
+	unsigned char *text = NULL;
+	size_t len = 0;
+	int ret;
+
+	*out = NULL;
+	if (!xv || !(xv->path = strdup(path))) {
+		free(xv);
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	}
+	ret = kh_archive_slurp(path, &text, &len, err);
+	if (ret == 0 && !kh_manifest_is_mtree(text, len))
+		ret = kh_error_set(err, KH_EINVAL, path, "not a manifest "
+				   "(no #mtree line)");
+	if (ret == 0)
+		ret = kh_manifest_parse((const char *)text, len, path, &xv->m,
+					err);
+	free(text);
+	if (ret == 0 && !(xv->seen = calloc(kh_manifest_count(xv->m) + 1, 1)))
+		ret = kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	if (ret < 0) {
+		kh_xverify_free(xv);
+		return ret;
+	}
+	xv->v.entry = kh_xverify_entry;
+	xv->v.done = kh_xverify_done;
+	xv->v.ctx = xv;
+	*out = xv;
+	return 0;
+}
+
+const struct kh_extract_verifier *kh_xverify_verifier(struct kh_xverify *xv)
+{
+	return &xv->v;
+}
+
+int kh_xverify_archive(struct kh_xverify *xv, const void *xz, size_t len,
+		       struct kh_error *err)
+{
+	const struct kh_manifest_digest *d =
+		kh_manifest_digest(xv->m, KH_MANIFEST_ARCHIVE);
+	unsigned char h[KH_SHA256_LEN];
+	int ret;
+
+	if (!d || !d->known)
+		return 0;
+	if (d->size != len)
+		return kh_error_set(err, KH_EINVAL, NULL, "the archive has %zu "
+				    "bytes, the manifest %s says %llu", len,
+				    xv->path, (unsigned long long)d->size);
+	ret = kh_hash_sha256(xz, len, h, err);
+	if (ret == 0 && memcmp(h, d->sha256, KH_SHA256_LEN))
+		ret = kh_error_set(err, KH_EINVAL, NULL, "the archive's "
+				   "SHA-256 differs from the manifest %s",
+				   xv->path);
+	return ret;
+}
+
+void kh_xverify_free(struct kh_xverify *xv)
+{
+	if (!xv)
+		return;
+	kh_manifest_free(xv->m);
+	free(xv->seen);
+	free(xv->path);
+	free(xv);
+}
