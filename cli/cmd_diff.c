@@ -295,21 +295,47 @@ static void kh_diff_json(const struct kh_diff_cli *c, const struct kh_diff *d)
 /* ---- unified diffs ---- */
 
 /* "a/include/x.h": patch -p1 applies the result to a tree. A name with
- * control bytes is escaped, or it would break the line. */
+ * a blank, a quote, a backslash or a control byte is C-quoted, as git
+ * writes it and GNU patch reads it: without a tab and a date after the
+ * name (diff's --label form), patch would stop at the first space. */
 static char *kh_diff_label(char side, const char *path)
 {
 	const char *p = strncmp(path, "./", 2) ? path : path + 2;
-	char *label = NULL, *esc = NULL;
+	size_t n = strlen(p);
+	char *label = malloc(4 * n + 6), *q = label;
+	int quote = 0;
 
-	for (const char *q = p; *q; q++) {
-		if ((unsigned char)*q < 0x20 || *q == 0x7f) {
-			esc = kh_manifest_escape(p);
-			break;
+	if (!label)
+		return NULL;
+	for (const char *c = p; *c; c++)
+		quote |= (unsigned char)*c <= ' ' || *c == '"' || *c == '\\' ||
+			 *c == 0x7f;
+	if (quote)
+		*q++ = '"';
+	*q++ = side;
+	*q++ = '/';
+	for (; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (!quote || (c > ' ' && c != '"' && c != '\\' &&
+			       c != 0x7f) || c == ' ') {
+			*q++ = (char)c;
+		} else if (c == '"' || c == '\\') {
+			*q++ = '\\';
+			*q++ = (char)c;
+		} else if (c == '\t') {
+			*q++ = '\\';
+			*q++ = 't';
+		} else if (c == '\n') {
+			*q++ = '\\';
+			*q++ = 'n';
+		} else {
+			q += sprintf(q, "\\%03o", c);
 		}
 	}
-	if (asprintf(&label, "%c/%s", side, esc ? esc : p) < 0)
-		label = NULL;
-	free(esc);
+	if (quote)
+		*q++ = '"';
+	*q = '\0';
 	return label;
 }
 

@@ -108,8 +108,10 @@ static int kh_archive_decompress(const void *buf, size_t len,
 	archive_read_support_filter_bzip2(a);
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_raw(a);
+	/* The raw format has nothing to misread: any failure up to the
+	 * data is the decompressor's. */
 	if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK) {
-		ret = kh_archive_fail(a, name, "cannot read", err);
+		ret = kh_archive_fail(a, name, "cannot decompress", err);
 		goto out;
 	}
 	r = archive_read_next_header(a, &ae);
@@ -118,7 +120,7 @@ static int kh_archive_decompress(const void *buf, size_t len,
 		goto out;
 	}
 	if (r < ARCHIVE_WARN) {
-		ret = kh_archive_fail(a, name, "cannot read", err);
+		ret = kh_archive_fail(a, name, "cannot decompress", err);
 		goto out;
 	}
 	for (;;) {
