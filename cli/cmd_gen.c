@@ -1,6 +1,7 @@
 /* cmd_gen: the command line of `kheaders gen`. Turns flags and Kbuild's
  * environment into a kh_gen_opts, runs the generator, reports. */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,8 @@ static const char kh_gen_usage[] =
 	"                      (default: $KBUILD_BUILD_TIMESTAMP, else\n"
 	"                      $SOURCE_DATE_EPOCH, else @0); no zone means UTC\n"
 	"      --no-strip      keep comments\n"
+	"      --xz-preset N   xz preset 0..9 (default 6, what upstream uses;\n"
+	"                      other presets change the bytes)\n"
 	"      --state FILE    what the last run built from (default:\n"
 	"                      FILE.tar.xz.state); nothing is rebuilt when\n"
 	"                      inputs, options, tool and outputs are unchanged\n"
@@ -66,6 +69,7 @@ enum {
 	KH_OPT_FORCE,
 	KH_OPT_DEPFILE,
 	KH_OPT_MANIFEST,
+	KH_OPT_XZ_PRESET,
 };
 
 static const struct option kh_gen_longopts[] = {
@@ -82,6 +86,7 @@ static const struct option kh_gen_longopts[] = {
 	{ "force", no_argument, NULL, KH_OPT_FORCE },
 	{ "depfile", required_argument, NULL, KH_OPT_DEPFILE },
 	{ "manifest", required_argument, NULL, KH_OPT_MANIFEST },
+	{ "xz-preset", required_argument, NULL, KH_OPT_XZ_PRESET },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -149,6 +154,12 @@ static int kh_gen_parse(int argc, char **argv, struct kh_gen_cli *c)
 		case KH_OPT_FORCE: c->o.force = 1; break;
 		case KH_OPT_DEPFILE: c->o.depfile = optarg; break;
 		case KH_OPT_MANIFEST: c->o.manifest = optarg; break;
+		case KH_OPT_XZ_PRESET:
+			if (optarg[0] < '0' || optarg[0] > '9' || optarg[1])
+				return kh_cli_usage("gen", "--xz-preset wants "
+						    "0 to 9, not '%s'", optarg);
+			c->o.xz_preset = (uint32_t)(optarg[0] - '0');
+			break;
 		case 'j':
 			if (kh_gen_parse_threads(optarg, &c->o.threads) < 0)
 				return kh_cli_usage("gen", "--threads wants a "
