@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# t-upstream-identity: `kheaders gen` writes the same bytes as the kernel's own
+# kernel/gen_kheaders.sh, run the way Kbuild runs it, on real prepared trees:
+# Linux 6.1 in-tree, 6.12 in-tree and 6.1 out-of-tree (O=).  Compares the
+# decompressed tar and the .tar.xz.  Needs TOP and KHEADERS; exit 0 pass,
+# 1 fail, 77 skip (no linux-source packages).
+# Arguments, if any, pick cases by name (6.1-intree 6.12-intree 6.1-O).
+#
+# One known difference is handled, not hidden: upstream 6.1/6.12 archive
+# include/generated/utsversion.h when it exists, our tool never does (as
+# upstream 6.14+).  `make defconfig prepare` does not create it (it appears
+# with the vmlinux link), so the cached trees normally lack it; if a tree has
+# it, it is moved aside for the upstream run, restored after, and the test
+# says so.
+set -u
+: "${TOP:?TOP must name the repository}" "${KHEADERS:?KHEADERS must name the binary}"
+. "$TOP/tests/lib/kernel-trees.sh"
+
+for v in 6.1 6.12; do
+	if [ ! -r "/usr/src/linux-source-$v.tar.xz" ]; then
+		echo "skip: /usr/src/linux-source-$v.tar.xz missing (scripts/deps test)" >&2
+		exit 77
+	fi
+done
+
+tmp=$(mktemp -d "${TEST_TMP:-${TMPDIR:-/tmp}}/t-upstream-identity.XXXXXX") || exit 1
+hidden=
+restore_uts() {
+	[ -n "$hidden" ] && mv -f "$hidden" "${hidden%.kheaders-hidden}"
+	hidden=
+}
+trap 'restore_uts; rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM HUP
+
+[ -x "$KHEADERS" ] || { echo "FAIL: $KHEADERS is not executable"; exit 1; }
+
+now() { echo "$EPOCHREALTIME"; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+# tar_where TAR OFFSET: name the entry and header field holding byte OFFSET
+# (0-based) of an uncompressed tar.
+tar_where() {
+	perl -e '
+		my ($f, $want) = @ARGV;
+		my @fields = ([0,100,"name"],[100,8,"mode"],[108,8,"uid"],[116,8,"gid"],
+			[124,12,"size"],[136,12,"mtime"],[148,8,"chksum"],[156,1,"typeflag"],
+			[157,100,"linkname"],[257,6,"magic"],[263,2,"version"],[265,32,"uname"],
+			[297,32,"gname"],[329,8,"devmajor"],[337,8,"devminor"],[345,155,"prefix"],
+			[500,12,"padding"]);
+		open(my $fh, "<:raw", $f) or die "$f: $!\n";
+		my ($pos, $long) = (0, undef);
+		while (read($fh, my $h, 512) == 512) {
+			if ($h =~ /^\0{512}$/) {
+				print "end-of-archive zero blocks / record padding (tar header at $pos)\n";
+				exit;
+			}
+			my $size = oct("0" . (unpack("A12", substr($h, 124, 12)) =~ s/[\0 ]//gr || "0"));
+			my $type = substr($h, 156, 1);
+			my $name = defined $long ? $long : unpack("Z100", $h);
+			my $dlen = int(($size + 511) / 512) * 512;
+			if ($want < $pos + 512) {
+				my $o = $want - $pos;
+				for my $fl (@fields) {
+					next unless $o >= $fl->[0] && $o < $fl->[0] + $fl->[1];
+					my $v = substr($h, $fl->[0], $fl->[1]);
+					$v =~ s/([^\x20-\x7e])/sprintf("\\x%02x", ord $1)/ge;
+					printf "entry %s (header at %d, type %s): field %s, byte %d of it; value here: \"%s\"\n",
+						$name, $pos, $type, $fl->[2], $o - $fl->[0], $v;
+				}
+				exit;
+			}
+			if ($want < $pos + 512 + $dlen) {
+				printf "entry %s (header at %d, size %d): data byte %d\n",
+					$name, $pos, $size, $want - $pos - 512;
+				exit;
+			}
+			my $data = "";
+			read($fh, $data, $dlen);
+			$long = $type eq "L" ? unpack("Z*", $data) : undef;
+			$pos += 512 + $dlen;
+		}
+		print "offset $want is past the end ($pos bytes of headers and data)\n";
+	' "$1" "$2"
+}
+
+# explain UP OURS: say how two different tars (uncompressed) differ.
+explain() {
+	local up=$1 ours=$2 c off
+	echo "  sizes: upstream $(stat -c %s "$up") B, ours $(stat -c %s "$ours") B"
+	c=$(cmp "$up" "$ours" 2>&1 | head -n 1)
+	echo "  cmp: $c"
+	off=$(echo "$c" | sed -n 's/.*differ: \(char\|byte\) \([0-9]*\).*/\2/p')
+	if [ -n "$off" ]; then
+		off=$((off - 1))
+		echo "  first difference at offset $off:"
+		echo "    upstream: $(tar_where "$up" "$off")"
+		echo "    ours:     $(tar_where "$ours" "$off")"
+		echo "    upstream bytes: $(od -An -tx1 -j $((off / 16 * 16)) -N 32 "$up" | tr -s ' \n' ' ')"
+		echo "    ours bytes:     $(od -An -tx1 -j $((off / 16 * 16)) -N 32 "$ours" | tr -s ' \n' ' ')"
+	fi
+	tar --full-time -tvf "$up" >"$tmp/up.lst" 2>&1
+	tar --full-time -tvf "$ours" >"$tmp/ours.lst" 2>&1
+	echo "  entries: upstream $(wc -l <"$tmp/up.lst"), ours $(wc -l <"$tmp/ours.lst")"
+	if ! cmp -s "$tmp/up.lst" "$tmp/ours.lst"; then
+		echo "  tar -tvf listings differ (first lines of diff -u upstream ours):"
+		diff -u "$tmp/up.lst" "$tmp/ours.lst" | sed -n '3,22p' | sed 's/^/    /'
+	fi
+}
+
+# check NAME SRC OBJ OOT TS: compare upstream and ours on one tree.
+check() {
+	local name=$1 src=$2 obj=$3 oot=$4 ts=$5 lock t0 t1 t2 t3 up ours want first extra
+	local ksrc=$src uts=$obj/include/generated/utsversion.h
+	up=$tmp/$name.upstream.tar.xz
+	mkdir -p "$tmp/out-$name" "$tmp/cwd"
+	ours=$tmp/out-$name/ours.tar.xz
+	# Kbuild passes srctree=. for in-tree builds, an absolute path for O=.
+	[ -n "$oot" ] || ksrc=.
+	echo "$name: TS='$ts'"
+
+	lock=$(kt_use_lock "$obj")
+	exec 8>"$lock" && flock 8 || { echo "FAIL $name: cannot lock $lock"; return 1; }
+	# A killed run may have left utsversion.h hidden; put it back first.
+	[ -e "$uts.kheaders-hidden" ] && mv -f "$uts.kheaders-hidden" "$uts"
+	if [ -e "$uts" ]; then
+		echo "  note: $uts exists; upstream would archive it and we never do;"
+		echo "        hiding it from the upstream run"
+		hidden=$uts.kheaders-hidden
+		mv "$uts" "$hidden"
+	fi
+	mkdir -p "$obj/kernel"
+	rm -f "$obj/kernel/kheaders.md5"
+	t0=$(now)
+	(cd "$obj" && env -i PATH="$PATH" SRCARCH=x86 XZ=xz KBUILD_BUILD_TIMESTAMP="$ts" \
+		srctree="$ksrc" ${oot:+building_out_of_srctree=1} \
+		sh "$ksrc/kernel/gen_kheaders.sh" kernel/kheaders_data.tar.xz) >"$tmp/$name.upstream.log" 2>&1
+	local rc=$?
+	t1=$(now)
+	[ $rc = 0 ] && cp "$obj/kernel/kheaders_data.tar.xz" "$up"
+	rc=$((rc | $?))
+	restore_uts
+	exec 8>&-
+	if [ $rc != 0 ]; then
+		echo "FAIL $name: upstream gen_kheaders.sh failed:"
+		sed 's/^/  /' "$tmp/$name.upstream.log"
+		return 1
+	fi
+
+	# From an unrelated directory, with a clean environment and a far time
+	# zone: neither cwd nor TZ may matter when the timestamp names its zone.
+	t2=$(now)
+	(cd "$tmp/cwd" && env -i PATH="$PATH" TZ=Pacific/Chatham "$KHEADERS" gen --srctree "$src" --objtree "$obj" \
+		--arch x86 --mtime "$ts" -o "$ours") >"$tmp/$name.ours.log" 2>&1
+	rc=$?
+	t3=$(now)
+	if [ $rc != 0 ]; then
+		echo "FAIL $name: kheaders gen exited $rc:"
+		sed 's/^/  /' "$tmp/$name.ours.log"
+		return 1
+	fi
+	[ -f "$ours" ] || { echo "FAIL $name: kheaders gen exited 0 but wrote no $ours"; return 1; }
+	extra=$(cd "$tmp/out-$name" && ls -A | grep -vx ours.tar.xz | paste -sd ' ')
+
+	xz -dc "$up" >"$tmp/up.tar" && xz -dc "$ours" >"$tmp/ours.tar" ||
+		{ echo "FAIL $name: cannot decompress"; return 1; }
+	echo "  upstream $(secs "$t0" "$t1")s: $(stat -c %s "$tmp/up.tar") B tar, $(stat -c %s "$up") B xz"
+	echo "  ours     $(secs "$t2" "$t3")s: $(stat -c %s "$tmp/ours.tar") B tar, $(stat -c %s "$ours") B xz${extra:+ (also wrote: $extra)}"
+	if ! cmp -s "$tmp/up.tar" "$tmp/ours.tar"; then
+		echo "FAIL $name: decompressed tars differ"
+		explain "$tmp/up.tar" "$tmp/ours.tar"
+		return 1
+	fi
+	if [ -e "$uts" ] || [ -e "$src/include/generated/utsversion.h" ]; then
+		tar -tf "$tmp/ours.tar" | grep -qx './include/generated/utsversion.h' &&
+			{ echo "FAIL $name: our archive holds utsversion.h"; return 1; }
+	fi
+	# Guard against a comparison that cannot fail: the archive must hold
+	# headers and carry the requested mtime.
+	want=$(date -d "$ts" +%s)
+	first=$(tar --full-time -tvf "$tmp/ours.tar" ./include/linux/kernel.h 2>/dev/null | awk '{ print $4 " " $5 }')
+	if [ -z "$first" ] || [ "$(date -u -d "$first UTC" +%s)" != "$want" ]; then
+		echo "FAIL $name: ./include/linux/kernel.h missing or mtime '$first' is not $want"
+		return 1
+	fi
+	echo "  tar identical: $(tar -tf "$tmp/ours.tar" | wc -l) entries, mtime $want"
+	if ! cmp -s "$up" "$ours"; then
+		echo "FAIL $name: tars are identical but the .tar.xz files differ"
+		echo "  $(cmp "$up" "$ours" 2>&1)"
+		echo "  upstream: $(xz -lvv "$up" | grep -iE 'streams|blocks|check' | tr -s ' \n' ' ')"
+		echo "  ours:     $(xz -lvv "$ours" | grep -iE 'streams|blocks|check' | tr -s ' \n' ' ')"
+		return 1
+	fi
+	echo "  tar.xz identical"
+	rm -f "$tmp/up.tar" "$tmp/ours.tar" "$up"
+	return 0
+}
+
+pass=0 fail=0
+want_case() {
+	[ ${#cases[@]} = 0 ] || [[ " ${cases[*]} " == *" $1 "* ]]
+}
+run() {
+	if check "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+}
+
+cases=("$@")
+if ! want_case 6.1-intree; then
+	:
+elif d=$(kt_src 6.1); then
+	run 6.1-intree "$d" "$d" "" "Sat Nov 21 12:00:00 UTC 2026"
+else
+	echo "FAIL 6.1-intree: no prepared tree"; fail=$((fail + 1))
+fi
+if ! want_case 6.12-intree; then
+	:
+elif d=$(kt_src 6.12); then
+	run 6.12-intree "$d" "$d" "" "@1700000000"
+else
+	echo "FAIL 6.12-intree: no prepared tree"; fail=$((fail + 1))
+fi
+if ! want_case 6.1-O; then
+	:
+elif kt_obj 6.1; then
+	run 6.1-O "$KT_SRCTREE" "$KT_OBJTREE" 1 "Sun, 15 Jun 2025 15:06:40 +0000"
+else
+	echo "FAIL 6.1-O: no prepared tree"; fail=$((fail + 1))
+fi
+
+echo "upstream identity: $pass passed, $fail failed"
+[ $fail = 0 ]
