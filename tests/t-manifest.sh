@@ -248,7 +248,7 @@ rm "$T/src/Makefile"
 before=$(stamp "$O/k.tar.xz" "$O/k.mtree")
 printf '#define EDITED 1\n' >>"$T/src/include/linux/plain.h"
 expect 1 "cannot create temporary file" "$K" "${G[@]:0:${#G[@]}-1}" "$T/none/k.mtree"
-[ "$(stamp "$O/k.tar.xz" "$O/k.mtree")" = "$before" ] && [ -z "$(ls -A "$O" | grep '^\.')" ] &&
+[ -n "$before" ] && [ "$(stamp "$O/k.tar.xz" "$O/k.mtree")" = "$before" ] && [ -z "$(ls -A "$O" | grep '^\.')" ] &&
 	ok "a manifest that cannot be written leaves the previous outputs, no temporaries" ||
 	bad "a failed manifest changed the outputs or left temporaries"
 "$K" "${G[@]}" && [ "$(stamp "$O/k.tar.xz")" != "$archive" ] && "$K" verify --manifest "$O/k.mtree" "$O/k.tar.xz" >/dev/null &&
