@@ -590,11 +590,14 @@ int kh_extract_run(const void *xz, size_t len, const char *name,
 		return kh_error_set(err, KH_EINVAL, o->dir, "already exists; "
 				    "extract makes a new directory (--replace "
 				    "replaces it)");
+	if (lstat(o->dir, &st) == 0 && !S_ISDIR(st.st_mode))
+		return kh_error_set(err, KH_EINVAL, o->dir, "exists and is not "
+				    "a directory: not replacing it");
 	if ((ret = kh_x_tmpname(o->dir, &tmp, err)) < 0)
 		return ret;
 	if (!mkdtemp(tmp)) {
-		ret = kh_error_sys(err, errno, tmp, "cannot create temporary "
-				   "directory");
+		ret = kh_error_sys(err, errno, o->dir, "cannot create a "
+				   "temporary directory beside it");
 		free(tmp);
 		return ret;
 	}

@@ -296,10 +296,15 @@ static int kh_xz_ends_at(const unsigned char *buf, size_t start, size_t end)
 	return ftr.backward_size <= end - start - 2 * KH_XZ_HEADER_SIZE;
 }
 
+/* Each candidate start scans the rest of the image for end markers:
+ * bound their number so a crafted image cannot make that quadratic. */
+#define KH_MARKERS_MAX_CANDIDATES 16
+
 static int kh_markers_locate(const unsigned char *buf, size_t len,
 			     struct kh_image_blob *out)
 {
 	const unsigned char *p = buf, *lim = buf + len;
+	int candidates = 0;
 
 	while ((p = memmem(p, (size_t)(lim - p), KH_STUB_START_MARKER,
 			   KH_MARKER_LEN))) {
@@ -309,6 +314,8 @@ static int kh_markers_locate(const unsigned char *buf, size_t len,
 		p += KH_MARKER_LEN;
 		if (!kh_is_xz(buf + start, len - start))
 			continue;
+		if (++candidates > KH_MARKERS_MAX_CANDIDATES)
+			return 0;
 		while ((q = memmem(q, (size_t)(lim - q), KH_STUB_END_MARKER,
 				   KH_MARKER_LEN))) {
 			size_t end = (size_t)(q - buf);
