@@ -28,10 +28,12 @@ echo "kernel $KB_REL ($KB_VER), headers $KB_KDIR + $KB_SRCTREE"
 grep -qx 'CONFIG_MODULE_SIG_FORCE=y' "$KB_CONFIG" &&
 	fail "$KB_REL enforces module signatures"
 
-# The archive: the kernel's own headers, as Debian ships them.
+# The archive: the kernel's own headers, as Debian ships them (xz preset
+# 0: five times faster to make than 6, still 5 MB of pages to serve).
 s=$(date +%s)
 "$KHEADERS" gen -q --no-state --srctree "$KB_SRCTREE" --objtree "$KB_KDIR/" \
-	--arch x86 --mtime @1700000000 -o "$T/kheaders_data.tar.xz" ||
+	--arch x86 --mtime @1700000000 --xz-preset 0 \
+	-o "$T/kheaders_data.tar.xz" ||
 	fail "kheaders gen"
 echo "archive: $(stat -c %s "$T/kheaders_data.tar.xz") bytes in $(($(date +%s) - s))s"
 

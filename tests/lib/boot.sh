@@ -56,7 +56,10 @@ kb_kernel() {
 		# left the archive, and the same ABI is what modules need.
 		( cd "$tmp" && { apt-get download -q "linux-image-$KB_REL=$KB_VER" ||
 			apt-get download -q "linux-image-$KB_REL"; } ) >"$tmp/log" 2>&1 ||
-			{ cat "$tmp/log" >&2; kb__die "cannot download linux-image-$KB_REL"; exit 1; }
+			{ cat "$tmp/log" >&2
+			  kb__die "cannot download linux-image-$KB_REL; if a newer ABI replaced it," \
+				"run: apt-get update && apt-get install linux-headers-amd64"
+			  exit 1; }
 		dpkg -x "$tmp"/linux-image-*.deb "$tmp/x" ||
 			{ kb__die "cannot unpack linux-image-$KB_REL"; exit 1; }
 		mkdir "$tmp/out" &&
