@@ -49,14 +49,14 @@ static size_t kheaders_size(void)
  * tests; the others follow the kernel's headers of those versions.
  */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
-#define KHEADERS_BIN_ATTR const struct bin_attribute
+#define KHEADERS_BIN_CONST const
 #else
-#define KHEADERS_BIN_ATTR struct bin_attribute
+#define KHEADERS_BIN_CONST
 #endif
 
 static ssize_t kheaders_sysfs_read(struct file *file, struct kobject *kobj,
-				   KHEADERS_BIN_ATTR *attr, char *buf,
-				   loff_t off, size_t len)
+				   KHEADERS_BIN_CONST struct bin_attribute *attr,
+				   char *buf, loff_t off, size_t len)
 {
 	size_t size = kheaders_size();
 
@@ -147,6 +147,5 @@ static void __exit kheaders_exit(void)
 module_init(kheaders_init);
 module_exit(kheaders_exit);
 
-MODULE_LICENSE("GPL v2");
-MODULE_DESCRIPTION("The kernel's headers, at /sys/kernel/kheaders.tar.xz "
-		   "and /proc/kheaders.tar.xz");
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("The kernel's headers at /sys/kernel/kheaders.tar.xz and /proc/kheaders.tar.xz");
