@@ -5,6 +5,7 @@
 #   - the .tar.xz itself, and standard input;
 #   - kheaders.ko built by kernel/Makefile against Debian's 6.1 headers,
 #     and the same module xz-compressed (.ko.xz), as distributions ship;
+#     rebuilt around a new archive, and not rebuilt when nothing changed;
 #   - a program linked from the stub and a C main (ELF symbols), the
 #     same program stripped (markers), and its raw bytes (objcopy -O
 #     binary: an uncompressed, non-ELF image);
@@ -67,6 +68,21 @@ if kb_kernel; then
 	xz -k kheaders.ko
 	expect_tree "kheaders.ko.xz" "ELF symbols" kheaders.ko.xz
 	grep -q "in xz-compressed image" "out.$n.err" || bad "ko.xz: -v does not say compressed"
+	# Nothing to do when nothing changed; a new archive (same stub text)
+	# is reassembled in. ARCHIVE is relative to where make runs from.
+	before=$(stat -c %Y.%s kheaders.ko)
+	sleep 1
+	make -s -C "$TOP/kernel" KDIR="$KB_KDIR" ARCHIVE=a.tar.xz \
+		MODBUILD="$T/mod" KO="$T/kheaders.ko" > make.log 2>&1 || bad "module rebuild"
+	[ "$(stat -c %Y.%s kheaders.ko)" = "$before" ] || bad "module rebuilt with nothing changed"
+	"$KHEADERS" gen -q --no-state --srctree "$TOP/golden/sample/src" \
+		--objtree "$TOP/golden/sample/obj" --arch x86 --mtime @1800000000 -o b.tar.xz
+	make -s -C "$TOP/kernel" KDIR="$KB_KDIR" ARCHIVE=b.tar.xz \
+		MODBUILD="$T/mod" KO="$T/kheaders.ko" > make.log 2>&1 || bad "module rebuild"
+	"$KHEADERS" extract -v kheaders.ko out.b 2> err
+	grep -q "archive sha256 $(sha256sum < b.tar.xz | cut -d' ' -f1)" err &&
+		echo "ok  kheaders.ko rebuilt around a new archive" ||
+		bad "module not rebuilt around the new archive: $(cat err)"
 else
 	bad "no Debian kernel headers for the module (scripts/deps boot)"
 fi
@@ -115,7 +131,8 @@ PY
 	{ printf IKHD_ST; cat a.tar.xz; printf IKHD_ED; } > blob.bin
 	objcopy --add-section .kheaders=blob.bin \
 		--set-section-flags .kheaders=alloc,readonly,data \
-		vmlinux vmlinux.kh || bad "objcopy --add-section"
+		vmlinux vmlinux.kh 2> objcopy.err ||
+		bad "objcopy --add-section: $(cat objcopy.err)"
 	echo "vmlinux: $(stat -c %s vmlinux.kh) bytes"
 	expect_tree "Debian vmlinux + archive" "IKHD markers" vmlinux.kh
 	n=$((n + 1))
