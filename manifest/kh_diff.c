@@ -384,45 +384,34 @@ static void kh_diff_hunks(struct kh_ubuf *out, const struct kh_op *ops,
 	}
 }
 
-int kh_diff_unified(const char *a, size_t alen, const char *b, size_t blen,
-		    const char *label_a, const char *label_b, int context,
-		    char **out, size_t *outlen, struct kh_error *err)
+/* The edit script of two texts: their lines and the steps, deletions
+ * before insertions within a change, as diff -u orders them. */
+static int kh_diff_script(const char *a, size_t alen, const char *b,
+			  size_t blen, struct kh_lines *la, struct kh_lines *lb,
+			  struct kh_op **ops, size_t *nops,
+			  struct kh_error *err)
 {
-	struct kh_lines la = { 0 }, lb = { 0 };
-	struct kh_ubuf u = { 0 };
 	unsigned char *del = NULL, *ins = NULL;
-	struct kh_op *ops = NULL;
-	size_t nops = 0, i = 0, j = 0;
-	int ret = 0;
+	size_t i = 0, j = 0, n = 0;
+	int ret;
 
-	*out = NULL;
-	*outlen = 0;
-	if ((alen && memchr(a, '\0', alen)) || (blen && memchr(b, '\0', blen))) {
-		if (alen != blen || memcmp(a, b, alen))
-			kh_ubuf_printf(&u, "Binary files %s and %s differ\n",
-				       label_a, label_b);
-		goto done;
-	}
-	if (kh_diff_split(a, alen, &la) < 0 || kh_diff_split(b, blen, &lb) < 0 ||
-	    kh_diff_number(&la, &lb) < 0 ||
-	    !(del = malloc(la.n + 1)) || !(ins = malloc(lb.n + 1)) ||
-	    !(ops = malloc((la.n + lb.n + 1) * sizeof(*ops)))) {
+	if (kh_diff_split(a, alen, la) < 0 || kh_diff_split(b, blen, lb) < 0 ||
+	    kh_diff_number(la, lb) < 0 || !(del = malloc(la->n + 1)) ||
+	    !(ins = malloc(lb->n + 1)) ||
+	    !(*ops = malloc((la->n + lb->n + 1) * sizeof(**ops)))) {
 		ret = kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
 		goto out;
 	}
-	ret = kh_myers(la.id, la.n, lb.id, lb.n, del, ins, err);
-	if (ret < 0)
-		goto out;
-	/* Deletions before insertions within a change, as diff -u. */
-	while (i < la.n || j < lb.n) {
-		struct kh_op *op = &ops[nops++];
+	ret = kh_myers(la->id, la->n, lb->id, lb->n, del, ins, err);
+	while (ret == 0 && (i < la->n || j < lb->n)) {
+		struct kh_op *op = &(*ops)[n++];
 
 		op->i = i;
 		op->j = j;
-		if (i < la.n && del[i]) {
+		if (i < la->n && del[i]) {
 			op->type = '-';
 			i++;
-		} else if (j < lb.n && ins[j]) {
+		} else if (j < lb->n && ins[j]) {
 			op->type = '+';
 			j++;
 		} else {
@@ -431,7 +420,34 @@ int kh_diff_unified(const char *a, size_t alen, const char *b, size_t blen,
 			j++;
 		}
 	}
-	for (size_t k = 0; k < nops; k++) {
+	*nops = n;
+out:
+	free(del);
+	free(ins);
+	return ret;
+}
+
+int kh_diff_unified(const char *a, size_t alen, const char *b, size_t blen,
+		    const char *label_a, const char *label_b, int context,
+		    char **out, size_t *outlen, struct kh_error *err)
+{
+	struct kh_lines la = { 0 }, lb = { 0 };
+	struct kh_ubuf u = { 0 };
+	struct kh_op *ops = NULL;
+	size_t nops = 0;
+	int ret = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	if ((alen && memchr(a, '\0', alen)) || (blen && memchr(b, '\0', blen))) {
+		if (alen != blen || memcmp(a, b, alen))
+			kh_ubuf_printf(&u, "Binary files %s and %s differ\n",
+				       label_a, label_b);
+	} else {
+		ret = kh_diff_script(a, alen, b, blen, &la, &lb, &ops, &nops,
+				     err);
+	}
+	for (size_t k = 0; ret == 0 && k < nops; k++) {
 		if (ops[k].type != ' ') {
 			kh_ubuf_printf(&u, "--- %s\n+++ %s\n", label_a, label_b);
 			kh_diff_hunks(&u, ops, nops, &la, &lb,
@@ -439,24 +455,20 @@ int kh_diff_unified(const char *a, size_t alen, const char *b, size_t blen,
 			break;
 		}
 	}
-done:
-	if (u.oom) {
+	if (ret == 0 && !u.oom && !u.p)
+		u.p = calloc(1, 1);   /* equal texts: an empty diff */
+	if (ret == 0 && (u.oom || !u.p))
 		ret = kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
-		goto out;
+	if (ret == 0) {
+		*out = u.p;
+		*outlen = u.len;
+		u.p = NULL;
 	}
-	*out = u.p ? u.p : calloc(1, 1);
-	*outlen = u.len;
-	u.p = NULL;
-	if (!*out)
-		ret = kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
-out:
 	free(u.p);
 	free(la.v);
 	free(la.id);
 	free(lb.v);
 	free(lb.id);
-	free(del);
-	free(ins);
 	free(ops);
 	return ret;
 }

@@ -1111,39 +1111,37 @@ static int kh_mparse_entry(struct kh_mparse *p, char *line)
 			*slash = '\0';
 		return 0;
 	}
-	if (p->set.link && !(e.link = strdup(p->set.link)))
-		goto oom;
 	name = kh_manifest_unescape(tok[0]);
 	if (!name) {
 		ret = kh_mparse_fail(p, "bad name '%s'", tok[0]);
 		goto out;
 	}
+	if (p->set.link && !(e.link = strdup(p->set.link)))
+		ret = KH_ENOMEM;
 	for (size_t i = 1; ret == 0 && i < ntok; i++)
 		ret = kh_mparse_keyword(p, tok[i], &e);
-	if (ret < 0)
-		goto out;
-	if (full) {
-		path = name;
-		name = NULL;
-	} else if (asprintf(&path, "%s/%s", p->cwd, name) < 0) {
+	if (ret == 0 && !full && asprintf(&path, "%s/%s", p->cwd, name) < 0) {
 		path = NULL;
-		goto oom;
+		ret = KH_ENOMEM;
 	}
-	e.path = kh_manifest_normpath(path);
-	if (!e.path)
-		goto oom;
-	if (!full && (e.keys & KH_MK_TYPE) && e.type == KH_MANIFEST_DIR) {
+	if (ret == 0 && !(e.path = kh_manifest_normpath(full ? name : path)))
+		ret = KH_ENOMEM;
+	/* A relative directory entry is also where the next ones live. */
+	if (ret == 0 && !full && (e.keys & KH_MK_TYPE) &&
+	    e.type == KH_MANIFEST_DIR) {
 		char *cwd = strdup(e.path);
 
-		if (!cwd)
-			goto oom;
-		free(p->cwd);
-		p->cwd = cwd;
+		if (cwd) {
+			free(p->cwd);
+			p->cwd = cwd;
+		} else {
+			ret = KH_ENOMEM;
+		}
 	}
-	ret = kh_manifest_add(p->m, &e, p->err);
-	goto out;
-oom:
-	ret = kh_error_set(p->err, KH_ENOMEM, NULL, "out of memory");
+	if (ret == 0)
+		ret = kh_manifest_add(p->m, &e, p->err);
+	else if (ret == KH_ENOMEM && p->err->code != KH_ENOMEM)
+		kh_error_set(p->err, KH_ENOMEM, NULL, "out of memory");
 out:
 	kh_manifest_entry_release(&e);
 	free(name);
