@@ -2,11 +2,15 @@
 #include "kh_state.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "kh_afile.h"
 
@@ -286,13 +290,21 @@ static size_t kh_state_fields(char *line, char **f, size_t max)
 	return line && *line ? max + 1 : n;
 }
 
+/* A non-negative decimal; the state is read on every make, so no
+ * strtoll and its locale machinery. */
 static int kh_state_num(const char *s, long long *out)
 {
-	char *end;
+	long long v = 0;
 
-	errno = 0;
-	*out = strtoll(s, &end, 10);
-	return errno || end == s || *end || *out < 0 ? -1 : 0;
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (LLONG_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	*out = v;
+	return 0;
 }
 
 static int kh_state_parse_input(struct kh_state *st, char **f, size_t n,
@@ -375,32 +387,77 @@ static int kh_state_parse_line(struct kh_state *st, char *line, size_t lineno,
 	return KH_EINVAL;
 }
 
+/* The whole file in one buffer: one read instead of a stdio line loop. */
+static int kh_state_slurp(int fd, const char *path, char **buf, size_t *len,
+			  struct kh_error *err)
+{
+	struct stat st;
+	size_t got = 0, cap;
+	char *p;
+
+	if (fstat(fd, &st) < 0)
+		return kh_error_sys(err, errno, path, "cannot read state");
+	cap = (size_t)st.st_size + 1;
+	p = malloc(cap + 1);
+	if (!p)
+		return kh_error_set(err, KH_ENOMEM, path, "out of memory");
+	for (;;) {
+		ssize_t n = read(fd, p + got, cap - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(p);
+			return kh_error_sys(err, errno, path, "cannot read state");
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got == cap) {   /* grew while we read: take more */
+			char *q = realloc(p, (cap *= 2) + 1);
+
+			if (!q) {
+				free(p);
+				return kh_error_set(err, KH_ENOMEM, path,
+						    "out of memory");
+			}
+			p = q;
+		}
+	}
+	p[got] = '\0';
+	*buf = p;
+	*len = got;
+	return 0;
+}
+
 int kh_state_load(const char *path, struct kh_state *st, int *found,
 		  struct kh_error *err)
 {
-	FILE *fp = fopen(path, "re");
-	char *line = NULL;
-	size_t cap = 0, lineno = 0;
-	int ended = 0, ret = 0;
-	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0, lineno = 0;
+	char *buf = NULL, *line, *end;
+	int ended = 0, ret;
 
 	*found = 0;
-	if (!fp)
+	if (fd < 0)
 		return errno == ENOENT ? 0 :
 			kh_error_sys(err, errno, path, "cannot read state");
 	*found = 1;
-	while (ret == 0 && (n = getline(&line, &cap, fp)) >= 0) {
+	ret = kh_state_slurp(fd, path, &buf, &len, err);
+	close(fd);
+	if (ret < 0)
+		return ret;
+	for (line = buf; ret == 0 && line < buf + len; line = end + 1) {
 		lineno++;
-		if (n == 0 || line[n - 1] != '\n') {
+		end = memchr(line, '\n', (size_t)(buf + len - line));
+		if (!end || end == line || memchr(line, '\0', (size_t)(end - line))) {
 			ret = KH_EINVAL;
 			break;
 		}
-		line[n - 1] = '\0';
+		*end = '\0';
 		ret = kh_state_parse_line(st, line, lineno, &ended, err);
 	}
-	if (ret == 0 && ferror(fp))
-		ret = kh_error_sys(err, errno, path, "cannot read state");
-	else if (ret == 0 && (!ended || !st->tool))
+	if (ret == 0 && (!ended || !st->tool))
 		ret = kh_error_set(err, KH_EINVAL, path,
 				   "state file is truncated");
 	else if (ret == KH_EINVAL)
@@ -408,8 +465,7 @@ int kh_state_load(const char *path, struct kh_state *st, int *found,
 				   "state file is corrupt at line %zu", lineno);
 	else if (ret < 0 && !err->code)
 		ret = kh_error_set(err, ret, path, "out of memory");
-	free(line);
-	fclose(fp);
+	free(buf);
 	if (ret < 0)
 		kh_state_release(st);
 	return ret;

@@ -103,13 +103,17 @@ void kh_hash_hex(const unsigned char *bin, size_t len, char *hex)
 	hex[2 * len] = '\0';
 }
 
+/* Lower-case hex digits only (what kh_hash_hex writes); a constant
+ * table, value + 1, so that 0 means "not a digit". */
+static const unsigned char kh_hash_digits[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
+
 static int kh_hash_nibble(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
+	return kh_hash_digits[(unsigned char)c] - 1;
 }
 
 int kh_hash_unhex(const char *hex, unsigned char *bin, size_t len)
