@@ -638,18 +638,36 @@ static int kh_gen_build(const struct kh_gen_opts *o,
 	return ret;
 }
 
+static void kh_gen_sweep(const struct kh_gen_opts *o)
+{
+	const char *outs[] = { o->output, o->stub, o->state, o->depfile,
+			       o->manifest };
+
+	for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++)
+		if (outs[i])
+			kh_afile_sweep(outs[i]);
+}
+
 int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 	       struct kh_error *err)
 {
 	struct kh_walk_list list = KH_WALK_LIST_INIT;
 	struct kh_state cur = KH_STATE_INIT;
-	int ret;
+	int lock, ret;
 
+	/* One run at a time per output directory: a second run waits,
+	 * then finds the outputs up to date. Under the lock, temporaries
+	 * of a killed run can go. */
+	ret = kh_afile_lock(o->output, &lock, err);
+	if (ret < 0)
+		return ret;
+	kh_gen_sweep(o);
 	cur.started_ns = kh_gen_now_ns();
 	cur.tool = strdup(o->tool);
 	if (!cur.tool)
-		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
-	ret = kh_gen_options(o, &cur, err);
+		ret = kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	if (ret == 0)
+		ret = kh_gen_options(o, &cur, err);
 	if (ret == 0)
 		ret = kh_gen_walk(o, &list, err);
 	if (ret == 0)
@@ -672,5 +690,6 @@ int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 		ret = kh_gen_depfile(o, &list, err);
 	kh_state_release(&cur);
 	kh_walk_list_release(&list);
+	kh_afile_unlock(lock);
 	return ret;
 }

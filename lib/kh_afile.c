@@ -2,11 +2,13 @@
 #include "kh_afile.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -189,4 +191,85 @@ void kh_afile_abort(struct kh_afile *af)
 	}
 	free(af->path);
 	free(af);
+}
+
+/* The directory part of path ("." when it has none), malloc'ed. */
+static char *kh_afile_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+int kh_afile_lock(const char *path, int *fd, struct kh_error *err)
+{
+	char *dir = kh_afile_dir(path);
+	int ret = 0;
+
+	*fd = -1;
+	if (!dir)
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0)
+		ret = kh_error_sys(err, errno, path, "cannot open its directory");
+	else {
+		while (flock(*fd, LOCK_EX) < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = kh_error_sys(err, errno, dir, "cannot lock");
+			close(*fd);
+			*fd = -1;
+			break;
+		}
+	}
+	free(dir);
+	return ret;
+}
+
+void kh_afile_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);   /* closing drops the flock */
+}
+
+/* Is name ".BASE.XXXXXX", the temporary name kh_afile_tmpname makes? */
+static int kh_afile_is_tmp(const char *name, const char *base)
+{
+	size_t n = strlen(base), len = strlen(name);
+
+	if (len != n + 8 || name[0] != '.' || strncmp(name + 1, base, n) ||
+	    name[n + 1] != '.')
+		return 0;
+	for (size_t i = n + 2; i < len; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		      (name[i] >= 'A' && name[i] <= 'Z') ||
+		      (name[i] >= '0' && name[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+void kh_afile_sweep(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	char *dir = kh_afile_dir(path);
+	struct dirent *d;
+	DIR *dp;
+	int dfd;
+
+	if (!dir)
+		return;
+	dp = opendir(dir);
+	free(dir);
+	if (!dp)
+		return;
+	dfd = dirfd(dp);
+	while ((d = readdir(dp)) != NULL)
+		if (kh_afile_is_tmp(d->d_name, base))
+			unlinkat(dfd, d->d_name, 0);
+	closedir(dp);
 }
