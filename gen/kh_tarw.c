@@ -28,6 +28,11 @@ struct kh_tarw {
 	int64_t mtime;
 	uint64_t size;          /* bytes passed to out */
 	uint64_t skip;          /* data bytes before the next header */
+	uint64_t scanned;       /* stream offset kh_tarw_scan got to */
+	int in_long;            /* the last header was a LongLink one */
+	int ended;              /* end-of-archive seen */
+	kh_tarw_entry_fn *on_entry;
+	void *on_entry_ctx;
 	struct kh_error cb_err; /* an error from the sink, seen in callback */
 	unsigned char buf[KH_TAR_RECORD];
 };
@@ -68,29 +73,57 @@ static uint64_t kh_tarw_octal(const unsigned char *p, size_t n)
 	return v;
 }
 
+static int kh_tarw_zero(const unsigned char *p)
+{
+	for (int i = 0; i < KH_TAR_BLOCK; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
 /* Walk the header/data structure of the outgoing stream so that only
- * real headers are ever looked at, never file data. */
+ * real headers are ever looked at, never file data; tell the entry
+ * hook where entries start. */
 static void kh_tarw_scan(struct kh_tarw *tw, unsigned char *p, size_t len)
 {
 	while (len > 0) {
 		uint64_t size;
+		int isl;
 
-		if (tw->skip) {
-			size_t n = tw->skip < len ? (size_t)tw->skip : len;
+		if (tw->skip || tw->ended) {
+			size_t n = tw->ended ? len : tw->skip < len ?
+				   (size_t)tw->skip : len;
 
-			tw->skip -= n;
+			if (!tw->ended)
+				tw->skip -= n;
 			p += n;
 			len -= n;
+			tw->scanned += n;
 			continue;
 		}
 		if (len < KH_TAR_BLOCK)
 			return;   /* cannot happen: records hold whole blocks */
+		if (kh_tarw_zero(p)) {
+			/* Entries never have an all-zero header: this is
+			 * the end-of-archive marker; the rest is padding. */
+			tw->ended = 1;
+			if (tw->on_entry)
+				tw->on_entry(tw->on_entry_ctx, tw->scanned, 1);
+			continue;
+		}
+		isl = !memcmp(p + KH_TAR_NAME, kh_tarw_longlink,
+			      sizeof(kh_tarw_longlink)) &&
+		      (p[KH_TAR_TYPEFLAG] == 'L' || p[KH_TAR_TYPEFLAG] == 'K');
+		if (!tw->in_long && tw->on_entry)
+			tw->on_entry(tw->on_entry_ctx, tw->scanned, 0);
+		tw->in_long = isl;
 		kh_tarw_fix_longlink(p);
 		size = kh_tarw_octal(p + KH_TAR_SIZE, 12);
 		tw->skip = (size + KH_TAR_BLOCK - 1) / KH_TAR_BLOCK *
 			   KH_TAR_BLOCK;
 		p += KH_TAR_BLOCK;
 		len -= KH_TAR_BLOCK;
+		tw->scanned += KH_TAR_BLOCK;
 	}
 }
 
@@ -200,6 +233,12 @@ int kh_tarw_file(struct kh_tarw *tw, const char *path, const void *data,
 	if (len && archive_write_data(tw->a, data, len) != (la_ssize_t)len)
 		return kh_tarw_fail(tw, path, err);
 	return 0;
+}
+
+void kh_tarw_on_entry(struct kh_tarw *tw, kh_tarw_entry_fn *fn, void *ctx)
+{
+	tw->on_entry = fn;
+	tw->on_entry_ctx = ctx;
 }
 
 int kh_tarw_finish(struct kh_tarw *tw, struct kh_error *err)

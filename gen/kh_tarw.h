@@ -40,6 +40,13 @@ int kh_tarw_file(struct kh_tarw *tw, const char *path, const void *data,
 int kh_tarw_symlink(struct kh_tarw *tw, const char *path, const char *target,
 		    struct kh_error *err);
 
+/* Told, in stream order and before the sink receives those bytes,
+ * where each entry starts (at its LongLink pseudo-header if it has one)
+ * and, with end set, where the end-of-archive blocks start. */
+typedef void kh_tarw_entry_fn(void *ctx, uint64_t off, int end);
+
+void kh_tarw_on_entry(struct kh_tarw *tw, kh_tarw_entry_fn *fn, void *ctx);
+
 /* Write the end-of-archive blocks and the record padding. */
 int kh_tarw_finish(struct kh_tarw *tw, struct kh_error *err);
 
