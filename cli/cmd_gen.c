@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kh_blocks.h"
 #include "kh_cli.h"
 #include "kh_gen.h"
 #include "kh_hash.h"
@@ -39,14 +40,26 @@ static const char kh_gen_usage[] =
 	"      --no-strip      keep comments\n"
 	"      --xz-preset N   xz preset 0..9 (default 6, what upstream uses;\n"
 	"                      other presets change the bytes)\n"
+	"      --xz-single     one xz stream, compressed on one thread: the\n"
+	"                      bytes of upstream's `tar -I xz` (xz 5.4);\n"
+	"                      the default\n"
+	"      --xz-block-size SIZE\n"
+	"                      independent xz blocks of about SIZE bytes (K,\n"
+	"                      M suffixes; e.g. 6M), cut where the content\n"
+	"                      says, compressed in parallel and cached; SIZE\n"
+	"                      changes the bytes\n"
+	"      --cache DIR     keep compressed blocks in DIR (default, with a\n"
+	"                      state: FILE.tar.xz.cache); never changes bytes\n"
+	"      --no-cache      compress every block\n"
+	"      --cache-size SIZE  bound the cache (default 32M)\n"
 	"      --state FILE    what the last run built from (default:\n"
 	"                      FILE.tar.xz.state); nothing is rebuilt when\n"
 	"                      inputs, options, tool and outputs are unchanged\n"
 	"      --no-state      neither read nor write a state: always rebuild\n"
 	"      --force         rebuild even when up to date\n"
 	"      --depfile FILE  also write a Make depfile listing the inputs\n"
-	"  -j, --threads N     reader threads (default: online CPUs); never\n"
-	"                      changes the output\n"
+	"  -j, --threads N     reader and compression threads (default:\n"
+	"                      online CPUs); never changes the output\n"
 	"  -q, --quiet         print nothing on success\n"
 	"  -v, --verbose       print the settings and what was archived\n"
 	"  -h, --help          show this help and exit\n"
@@ -70,6 +83,11 @@ enum {
 	KH_OPT_DEPFILE,
 	KH_OPT_MANIFEST,
 	KH_OPT_XZ_PRESET,
+	KH_OPT_XZ_SINGLE,
+	KH_OPT_XZ_BLOCK_SIZE,
+	KH_OPT_CACHE,
+	KH_OPT_NO_CACHE,
+	KH_OPT_CACHE_SIZE,
 };
 
 static const struct option kh_gen_longopts[] = {
@@ -87,6 +105,11 @@ static const struct option kh_gen_longopts[] = {
 	{ "depfile", required_argument, NULL, KH_OPT_DEPFILE },
 	{ "manifest", required_argument, NULL, KH_OPT_MANIFEST },
 	{ "xz-preset", required_argument, NULL, KH_OPT_XZ_PRESET },
+	{ "xz-single", no_argument, NULL, KH_OPT_XZ_SINGLE },
+	{ "xz-block-size", required_argument, NULL, KH_OPT_XZ_BLOCK_SIZE },
+	{ "cache", required_argument, NULL, KH_OPT_CACHE },
+	{ "no-cache", no_argument, NULL, KH_OPT_NO_CACHE },
+	{ "cache-size", required_argument, NULL, KH_OPT_CACHE_SIZE },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -98,8 +121,9 @@ struct kh_gen_cli {
 	struct kh_gen_opts o;
 	const char *mtime_arg;
 	const char *mtime_src;   /* where the mtime came from, for -v */
-	int quiet, verbose, no_state;
+	int quiet, verbose, no_state, no_cache;
 	char *state_buf;         /* the default state path, owned */
+	char *cache_buf;         /* the default cache path, owned */
 	char tool[128];
 };
 
@@ -115,6 +139,33 @@ static int kh_gen_default_threads(void)
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+/* A size in bytes, with an optional K/M/G (KiB/MiB/GiB) suffix. */
+static int kh_gen_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long n;
+	char *end;
+	int shift = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	n = strtoull(s, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M')
+		shift = 20;
+	else if (*end == 'G')
+		shift = 30;
+	if (shift) {
+		end++;
+		if (!strcmp(end, "iB") || !strcmp(end, "B"))
+			end += strlen(end);
+	}
+	if (*end || n > (UINT64_MAX >> 2) >> shift)
+		return -1;
+	*out = (uint64_t)n << shift;
+	return 0;
 }
 
 static int kh_gen_parse_threads(const char *s, int *out)
@@ -160,6 +211,25 @@ static int kh_gen_parse(int argc, char **argv, struct kh_gen_cli *c)
 						    "0 to 9, not '%s'", optarg);
 			c->o.xz_preset = (uint32_t)(optarg[0] - '0');
 			break;
+		case KH_OPT_XZ_SINGLE: c->o.xz_single = 1; break;
+		case KH_OPT_XZ_BLOCK_SIZE:
+			if (kh_gen_parse_size(optarg, &c->o.xz_block_size) < 0 ||
+			    c->o.xz_block_size < KH_BLOCKS_TARGET_MIN ||
+			    c->o.xz_block_size > KH_GEN_XZ_BLOCK_SIZE_MAX)
+				return kh_cli_usage("gen", "--xz-block-size "
+						    "wants 64K to 1G, not '%s'",
+						    optarg);
+			c->o.xz_single = 0;
+			break;
+		case KH_OPT_CACHE: c->o.cache = optarg; break;
+		case KH_OPT_NO_CACHE: c->no_cache = 1; break;
+		case KH_OPT_CACHE_SIZE:
+			if (kh_gen_parse_size(optarg, &c->o.cache_max) < 0 ||
+			    !c->o.cache_max)
+				return kh_cli_usage("gen", "--cache-size wants "
+						    "a size such as 32M, not "
+						    "'%s'", optarg);
+			break;
 		case 'j':
 			if (kh_gen_parse_threads(optarg, &c->o.threads) < 0)
 				return kh_cli_usage("gen", "--threads wants a "
@@ -186,6 +256,8 @@ static int kh_gen_parse(int argc, char **argv, struct kh_gen_cli *c)
 		return kh_cli_usage("gen", "no output: pass -o FILE.tar.xz");
 	if (c->no_state && c->o.state)
 		return kh_cli_usage("gen", "--state and --no-state conflict");
+	if (c->no_cache && c->o.cache)
+		return kh_cli_usage("gen", "--cache and --no-cache conflict");
 	return -1;
 }
 
@@ -251,25 +323,33 @@ int kh_cli_mtime(const char *arg, int64_t *mtime, const char **src,
 
 static void kh_gen_print_opts(const struct kh_gen_cli *c)
 {
-	char when[64];
+	char when[64], blocks[96] = "single stream";
+
+	if (!c->o.xz_single)
+		snprintf(blocks, sizeof(blocks), "blocks of about %llu bytes",
+			 (unsigned long long)(c->o.xz_block_size ?
+			 c->o.xz_block_size : KH_GEN_XZ_BLOCK_SIZE));
 
 	kh_time_format(c->o.mtime, when, sizeof(when));
 	fprintf(stderr,
 		"kheaders gen: srctree=%s objtree=%s arch=%s\n"
 		"kheaders gen: mtime=@%lld (%s) from %s\n"
 		"kheaders gen: strip=%s format=gnu-tar xz=preset %u, crc64, "
-		"single stream\n"
+		"%s\n"
 		"kheaders gen: threads=%d output=%s stub=%s\n",
 		c->o.srctree, c->o.objtree, c->o.arch, (long long)c->o.mtime,
 		when, c->mtime_src, c->o.strip ? "upstream-perl" : "none",
-		(unsigned)c->o.xz_preset, c->o.threads, c->o.output,
+		(unsigned)c->o.xz_preset, blocks, c->o.threads, c->o.output,
 		c->o.stub ? c->o.stub : "(none)");
+	if (!c->o.xz_single)
+		fprintf(stderr, "kheaders gen: cache=%s\n",
+			c->o.cache ? c->o.cache : "(none)");
 }
 
 static void kh_gen_report(const struct kh_gen_cli *c,
 			  const struct kh_gen_result *res)
 {
-	if (c->verbose && res->rebuilt)
+	if (c->verbose && res->rebuilt) {
 		fprintf(stderr,
 			"kheaders gen: rebuilt because %s\n"
 			"kheaders gen: %zu files, %zu symlinks, %zu "
@@ -277,10 +357,19 @@ static void kh_gen_report(const struct kh_gen_cli *c,
 			res->reason, res->files, res->symlinks, res->dirs,
 			(unsigned long long)res->tar_size,
 			(unsigned long long)res->xz_size);
-	else if (c->verbose)
+		if (res->blocks)
+			fprintf(stderr, "kheaders gen: %zu xz blocks, %zu from "
+				"the cache, %zu compressed\n", res->blocks,
+				res->blocks_cached,
+				res->blocks - res->blocks_cached);
+	} else if (c->verbose) {
 		fprintf(stderr, "kheaders gen: up to date: %zu files, %zu "
 			"symlinks; %zu re-hashed\n", res->files,
 			res->symlinks, res->rehashed);
+	}
+	if (c->verbose && res->cache_note[0])
+		fprintf(stderr, "kheaders gen: going without the cache: %s\n",
+			res->cache_note);
 	if (!c->quiet && res->rebuilt)
 		printf("  %-7s %s\n", "GEN", c->o.output);
 }
@@ -308,6 +397,18 @@ int kh_cmd_gen(int argc, char **argv)
 		}
 		c.o.state = c.state_buf;
 	}
+	/* The cache lives beside the state: a run without a state (one
+	 * that must leave nothing behind but its outputs) has none. */
+	if (!c.no_cache && !c.o.cache && c.o.state && !c.o.xz_single) {
+		if (asprintf(&c.cache_buf, "%s.cache", c.o.output) < 0) {
+			kh_cli_error("out of memory");
+			free(c.state_buf);
+			return KH_EXIT_ERROR;
+		}
+		c.o.cache = c.cache_buf;
+	}
+	if (c.no_cache)
+		c.o.cache = NULL;
 	kh_gen_tool_id(c.tool, sizeof(c.tool));
 	c.o.tool = c.tool;
 	if (c.verbose)
@@ -315,6 +416,7 @@ int kh_cmd_gen(int argc, char **argv)
 	status = kh_gen_run(&c.o, &res, &err) < 0 ? kh_cli_fail(&err)
 						   : KH_EXIT_OK;
 	free(c.state_buf);
+	free(c.cache_buf);
 	if (status != KH_EXIT_OK)
 		return status;
 	kh_gen_report(&c, &res);

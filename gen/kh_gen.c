@@ -25,12 +25,15 @@
 
 #include "kh_afile.h"
 #include "kh_archive_read.h"
+#include "kh_bcache.h"
 #include "kh_depfile.h"
 #include "kh_reader.h"
 #include "kh_state.h"
 #include "kh_stub.h"
 #include "kh_tarw.h"
 #include "kh_walk.h"
+#include "kh_xzblk.h"
+#include "kh_xzbw.h"
 #include "kh_xzw.h"
 
 static int kh_gen_afile_write(void *ctx, const void *buf, size_t len,
@@ -71,6 +74,48 @@ static int kh_gen_same_tree(const char *src, const char *obj, int *same,
 	return 0;
 }
 
+/* Refuse, before anything is built, what cannot make an archive: no
+ * header at all (almost always a wrong --srctree), a header too large
+ * to hold in memory, a path a depfile cannot name. */
+static int kh_gen_check_list(const struct kh_gen_opts *o,
+			     const struct kh_walk_list *list, int same,
+			     struct kh_error *err)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < list->n; i++) {
+		const struct kh_walk_entry *e = &list->v[i];
+
+		if (e->type == KH_WALK_PARENTS)
+			continue;
+		n++;
+		if (e->type == KH_WALK_FILE &&
+		    (unsigned long long)e->size > KH_READER_MAX_FILE)
+			return kh_error_set(err, KH_EINVAL, e->path,
+					    "%lld bytes: a header may have "
+					    "%llu MiB at most; is it one?",
+					    (long long)e->size,
+					    KH_READER_MAX_FILE >> 20);
+		if (o->depfile && strpbrk(e->path, "\n\r")) {
+			char *p = kh_state_escape(e->path);
+
+			kh_error_set(err, KH_EINVAL, o->depfile, "cannot "
+				     "list %s (percent-encoded here): Make "
+				     "cannot name a file with a line break",
+				     p ? p : "a path");
+			free(p);
+			return KH_EINVAL;
+		}
+	}
+	if (n == 0)
+		return kh_error_set(err, KH_EINVAL, o->srctree, "no headers "
+				    "found below include/ or arch/%s/include/"
+				    "%s%s%s; wrong --srctree?", o->arch,
+				    same ? "" : " (nor in objtree '",
+				    same ? "" : o->objtree, same ? "" : "')");
+	return 0;
+}
+
 static int kh_gen_walk(const struct kh_gen_opts *o, struct kh_walk_list *list,
 		       struct kh_error *err)
 {
@@ -99,7 +144,7 @@ static int kh_gen_walk(const struct kh_gen_opts *o, struct kh_walk_list *list,
 			return ret;
 	}
 	kh_walk_finish(list);
-	return 0;
+	return kh_gen_check_list(o, list, same, err);
 }
 
 /* Emit the directories of rel's parent that the previous parent (prev)
@@ -204,6 +249,78 @@ static int kh_gen_entries(const struct kh_gen_opts *o,
 	return ret;
 }
 
+static uint64_t kh_gen_block_size(const struct kh_gen_opts *o)
+{
+	return o->xz_block_size ? o->xz_block_size : KH_GEN_XZ_BLOCK_SIZE;
+}
+
+/* The block cache, if one is asked for and usable: a cache that cannot
+ * be used costs time only, so the run goes on without it. */
+static struct kh_bcache *kh_gen_cache(const struct kh_gen_opts *o,
+				      struct kh_gen_result *res)
+{
+	struct kh_error cerr = KH_ERROR_INIT;
+	struct kh_bcache *bc = NULL;
+
+	if (!o->cache)
+		return NULL;
+	if (kh_bcache_open(o->cache, o->cache_max ? o->cache_max
+						  : KH_BCACHE_DEFAULT_MAX,
+			   &bc, &cerr) < 0)
+		snprintf(res->cache_note, sizeof(res->cache_note), "%s",
+			 cerr.msg);
+	else if (!bc)
+		snprintf(res->cache_note, sizeof(res->cache_note),
+			 "%s: in use by another run", o->cache);
+	return bc;
+}
+
+/* Block mode: tar stream -> blocks, compressed in parallel or taken
+ * from the cache -> file. */
+static int kh_gen_archive_blocks(const struct kh_gen_opts *o,
+				 const struct kh_walk_list *list,
+				 struct kh_afile *af, struct kh_state *cur,
+				 struct kh_gen_result *res,
+				 struct kh_error *err)
+{
+	struct kh_sink file = { kh_gen_afile_write, af };
+	struct kh_xzbw_opts xo = { o->xz_preset, kh_gen_block_size(o),
+				   o->threads, NULL };
+	struct kh_xzbw *xw = NULL;
+	struct kh_tarw *tw = NULL;
+	int ret;
+
+	xo.cache = kh_gen_cache(o, res);
+	ret = kh_xzbw_new(file, &xo, &xw, err);
+	if (ret == 0)
+		ret = kh_tarw_new(kh_xzbw_sink(xw), o->mtime, &tw, err);
+	if (ret == 0) {
+		kh_tarw_on_entry(tw, kh_xzbw_entry, xw);
+		ret = kh_gen_entries(o, list, tw, cur, res, err);
+	}
+	if (ret == 0)
+		ret = kh_tarw_finish(tw, err);
+	if (ret == 0)
+		ret = kh_xzbw_finish(xw, err);
+	if (ret == 0) {
+		res->tar_size = kh_tarw_size(tw);
+		res->xz_size = kh_xzbw_size(xw);
+		kh_xzbw_counts(xw, &res->blocks, &res->blocks_cached);
+	}
+	kh_tarw_free(tw);
+	kh_xzbw_free(xw);
+	if (ret == 0) {
+		struct kh_error cerr = KH_ERROR_INIT;
+
+		if (kh_bcache_close(xo.cache, &cerr) < 0)
+			snprintf(res->cache_note, sizeof(res->cache_note),
+				 "%s", cerr.msg);
+	} else {
+		kh_bcache_abort(xo.cache);
+	}
+	return ret;
+}
+
 /* Write the archive into af: tar stream -> xz -> file. */
 static int kh_gen_archive(const struct kh_gen_opts *o,
 			  const struct kh_walk_list *list,
@@ -215,6 +332,8 @@ static int kh_gen_archive(const struct kh_gen_opts *o,
 	struct kh_tarw *tw = NULL;
 	int ret;
 
+	if (!o->xz_single)
+		return kh_gen_archive_blocks(o, list, af, cur, res, err);
 	ret = kh_xzw_new(file, o->xz_preset, &xw, err);
 	if (ret == 0)
 		ret = kh_tarw_new(kh_xzw_sink(xw), o->mtime, &tw, err);
@@ -283,8 +402,16 @@ static int kh_gen_options(const struct kh_gen_opts *o, struct kh_state *st,
 	snprintf(buf, sizeof(buf), "format=gnutar,record=%d", KH_TAR_RECORD);
 	if (ret == 0)
 		ret = kh_state_add_option(st, buf, err);
-	snprintf(buf, sizeof(buf), "xz=preset%u,crc64,single-stream",
-		 (unsigned)o->xz_preset);
+	if (o->xz_single) {
+		snprintf(buf, sizeof(buf), "xz=preset%u,crc64,single-stream",
+			 (unsigned)o->xz_preset);
+	} else {
+		char xz[KH_XZBLK_DESCRIBE_MAX];
+
+		kh_xzblk_describe(o->xz_preset, xz, sizeof(xz));
+		snprintf(buf, sizeof(buf), "xz=%s,blocks=%llu", xz,
+			 (unsigned long long)kh_gen_block_size(o));
+	}
 	if (ret == 0)
 		ret = kh_state_add_option(st, buf, err);
 	snprintf(buf, sizeof(buf), "stub-incbin=%s",

@@ -34,10 +34,24 @@ struct kh_gen_opts {
 	/* The mtree manifest to write beside the archive, or NULL. It is
 	 * rewritten when missing or stale even if the archive is not. */
 	const char *manifest;
+	/* Compression (decides the bytes, recorded in the state): upstream's
+	 * single xz stream, or independent blocks cut from the content,
+	 * compressed in parallel (threads) and cached. */
+	int xz_single;
+	uint64_t xz_block_size; /* the blocks' target size; 0: default */
+	/* Never changes the bytes: where compressed blocks are kept between
+	 * runs (NULL: nowhere), and the bound on its size (0: default). */
+	const char *cache;
+	uint64_t cache_max;
 };
 
 #define KH_GEN_OPTS_INIT { ".", ".", NULL, 0, 1, 6, 1, NULL, NULL, NULL, \
-			   NULL, NULL, "", 0, NULL }
+			   NULL, NULL, "", 0, NULL, 1, 0, NULL, 0 }
+
+/* Block mode's default target block size: see README for the curve
+ * of size, cold time and edit time it was chosen from. */
+#define KH_GEN_XZ_BLOCK_SIZE (6ULL << 20)
+#define KH_GEN_XZ_BLOCK_SIZE_MAX (1ULL << 30)
 
 /* Inputs whose mtime is this close to the start of the run that
  * recorded them are hashed again, however their stat data looks: an
@@ -53,9 +67,11 @@ struct kh_gen_result {
 	size_t files, symlinks, dirs;
 	size_t rehashed;                /* inputs read to check them */
 	uint64_t tar_size, xz_size;
+	size_t blocks, blocks_cached;   /* block mode: written, from cache */
+	char cache_note[KH_ERROR_MAX];  /* why the cache was not used */
 };
 
-#define KH_GEN_RESULT_INIT { 0, "", 0, 0, 0, 0, 0, 0 }
+#define KH_GEN_RESULT_INIT { 0, "", 0, 0, 0, 0, 0, 0, 0, 0, "" }
 
 int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 	       struct kh_error *err);
