@@ -181,7 +181,10 @@ static void kh_state_put(struct kh_state_buf *b, const char *fmt, ...)
 		return;
 	for (;;) {
 		va_start(ap, fmt);
-		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		/* Before the first allocation p is NULL, and NULL + 0 is
+		 * undefined (found by fuzz_state; UBSan). */
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->cap - b->len,
+			      fmt, ap);
 		va_end(ap);
 		if (n >= 0 && (size_t)n < b->cap - b->len)
 			break;
@@ -222,13 +225,13 @@ static void kh_state_put_input(struct kh_state_buf *b,
 	free(target);
 }
 
-int kh_state_save(const char *path, const struct kh_state *st,
-		  struct kh_error *err)
+int kh_state_format(const struct kh_state *st, char **text, size_t *len,
+		     struct kh_error *err)
 {
 	struct kh_state_buf b = { 0 };
-	struct kh_afile *af;
-	int ret;
 
+	*text = NULL;
+	*len = 0;
 	kh_state_put(&b, "%s %d\ntool %s\nstarted %" PRId64 "\n",
 		     KH_STATE_MAGIC, KH_STATE_VERSION, st->tool,
 		     st->started_ns);
@@ -260,16 +263,32 @@ int kh_state_save(const char *path, const struct kh_state *st,
 	kh_state_put(&b, "end %zu\n", st->nin);
 	if (b.oom) {
 		free(b.p);
-		return kh_error_set(err, KH_ENOMEM, path, "out of memory");
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
 	}
+	*text = b.p;
+	*len = b.len;
+	return 0;
+}
+
+int kh_state_save(const char *path, const struct kh_state *st,
+		  struct kh_error *err)
+{
+	struct kh_afile *af;
+	char *text;
+	size_t len;
+	int ret;
+
+	ret = kh_state_format(st, &text, &len, err);
+	if (ret < 0)
+		return kh_error_set(err, ret, path, "out of memory");
 	ret = kh_afile_open(path, &af, err);
 	if (ret == 0)
-		ret = kh_afile_write(af, b.p, b.len, err);
+		ret = kh_afile_write(af, text, len, err);
 	if (ret == 0)
 		ret = kh_afile_commit(af, err);
 	else
 		kh_afile_abort(af);
-	free(b.p);
+	free(text);
 	return ret;
 }
 
@@ -430,23 +449,15 @@ static int kh_state_slurp(int fd, const char *path, char **buf, size_t *len,
 	return 0;
 }
 
-int kh_state_load(const char *path, struct kh_state *st, int *found,
-		  struct kh_error *err)
+/* Parse buf[0..len) in place (buf[len] must be writable); on failure
+ * st is released. */
+static int kh_state_parse_buf(char *buf, size_t len, const char *name,
+			      struct kh_state *st, struct kh_error *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t len = 0, lineno = 0;
-	char *buf = NULL, *line, *end;
-	int ended = 0, ret;
+	size_t lineno = 0;
+	char *line, *end;
+	int ended = 0, ret = 0;
 
-	*found = 0;
-	if (fd < 0)
-		return errno == ENOENT ? 0 :
-			kh_error_sys(err, errno, path, "cannot read state");
-	*found = 1;
-	ret = kh_state_slurp(fd, path, &buf, &len, err);
-	close(fd);
-	if (ret < 0)
-		return ret;
 	for (line = buf; ret == 0 && line < buf + len; line = end + 1) {
 		lineno++;
 		end = memchr(line, '\n', (size_t)(buf + len - line));
@@ -458,15 +469,51 @@ int kh_state_load(const char *path, struct kh_state *st, int *found,
 		ret = kh_state_parse_line(st, line, lineno, &ended, err);
 	}
 	if (ret == 0 && (!ended || !st->tool))
-		ret = kh_error_set(err, KH_EINVAL, path,
+		ret = kh_error_set(err, KH_EINVAL, name,
 				   "state file is truncated");
 	else if (ret == KH_EINVAL)
-		ret = kh_error_set(err, KH_EINVAL, path,
+		ret = kh_error_set(err, KH_EINVAL, name,
 				   "state file is corrupt at line %zu", lineno);
 	else if (ret < 0 && !err->code)
-		ret = kh_error_set(err, ret, path, "out of memory");
-	free(buf);
+		ret = kh_error_set(err, ret, name, "out of memory");
 	if (ret < 0)
 		kh_state_release(st);
+	return ret;
+}
+
+int kh_state_parse(const char *text, size_t len, const char *name,
+		   struct kh_state *st, struct kh_error *err)
+{
+	char *buf = malloc(len + 1);
+	int ret;
+
+	if (!buf)
+		return kh_error_set(err, KH_ENOMEM, name, "out of memory");
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	ret = kh_state_parse_buf(buf, len, name, st, err);
+	free(buf);
+	return ret;
+}
+
+int kh_state_load(const char *path, struct kh_state *st, int *found,
+		  struct kh_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+	char *buf = NULL;
+	int ret;
+
+	*found = 0;
+	if (fd < 0)
+		return errno == ENOENT ? 0 :
+			kh_error_sys(err, errno, path, "cannot read state");
+	*found = 1;
+	ret = kh_state_slurp(fd, path, &buf, &len, err);
+	close(fd);
+	if (ret < 0)
+		return ret;
+	ret = kh_state_parse_buf(buf, len, path, st, err);
+	free(buf);
 	return ret;
 }

@@ -66,6 +66,15 @@ struct kh_state {
 int kh_state_load(const char *path, struct kh_state *st, int *found,
 		  struct kh_error *err);
 
+/* The same, from text in memory (len bytes, NUL not needed); name is
+ * for messages. The state file's whole parser: a fuzz target. */
+int kh_state_parse(const char *text, size_t len, const char *name,
+		   struct kh_state *st, struct kh_error *err);
+
+/* The text kh_state_save writes (malloc'ed, *len bytes, NUL-terminated). */
+int kh_state_format(const struct kh_state *st, char **text, size_t *len,
+		    struct kh_error *err);
+
 /* Write st to path atomically. */
 int kh_state_save(const char *path, const struct kh_state *st,
 		  struct kh_error *err);
