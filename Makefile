@@ -12,13 +12,18 @@ PKGS := liblzma libarchive libcrypto libxxhash
 
 # SAN=1 builds with ASan and UBSan, into its own directory so that
 # plain and sanitized objects never mix.
+# The sanitized binary is build/san/kheaders: bin/kheaders is always the
+# plain one, so that a SAN=1 run never leaves a slow binary to install
+# or to be picked up by the next plain `make check`.
 ifeq ($(SAN),1)
 BUILD := build/san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
+BIN := $(BUILD)/kheaders
 else
 BUILD := build/plain
 SANFLAGS :=
+BIN := bin/kheaders
 endif
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -39,11 +44,16 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(wildcard tests/tools/kh-*.c))
-
-BIN := bin/kheaders
+# LD_PRELOAD shims for fault tests (tests/tools/shim-*.c).
+SHIM_SO := $(patsubst tests/tools/shim-%.c,$(BUILD)/tests/shim-%.so,$(wildcard tests/tools/shim-*.c))
+# Fuzz targets (tests/fuzz/fuzz_NAME.c): replayed over their corpora by
+# `make check` as test_fuzz_NAME, run under libFuzzer by `make fuzz`.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+REPLAY_BIN := $(FUZZ_NAMES:%=$(BUILD)/tests/test_fuzz_%)
 
 .PHONY: all deps deps-test demo check unit golden install uninstall \
-	clean help pkgcheck
+	clean help pkgcheck fuzz fuzz-merge
 .DEFAULT_GOAL := all
 
 all: pkgcheck $(BIN)
@@ -73,6 +83,24 @@ $(BUILD)/tests/kh-%: tests/tools/kh-%.c $(LIB_OBJ)
 	$(CC) $(KH_CFLAGS) $(CFLAGS) $(KH_LDFLAGS) -o $@ $< $(LIB_OBJ) \
 		$(KH_LDLIBS)
 
+# The shims wrap libc calls: no sanitizer runtime of their own.
+$(BUILD)/tests/shim-%.so: tests/tools/shim-%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
+
+$(BUILD)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c \
+		tests/fuzz/fuzz.h $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(KH_CFLAGS) -Itests/fuzz $(CFLAGS) \
+		-DKH_FUZZ_CORPUS='"tests/fuzz/corpus/$*"' $(KH_LDFLAGS) -o $@ \
+		$< tests/fuzz/replay.c $(LIB_OBJ) $(KH_LDLIBS)
+
+# libFuzzer binaries; only built by `make fuzz` (BUILD=build/fuzz, clang).
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(KH_CFLAGS) -Itests/fuzz $(CFLAGS) $(KH_LDFLAGS) \
+		-fsanitize=fuzzer -o $@ $< $(LIB_OBJ) $(KH_LDLIBS)
+
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
 deps:
@@ -86,12 +114,32 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo
 
-unit: all $(UNIT_BIN) $(HELPER_BIN)
+unit: all $(UNIT_BIN) $(HELPER_BIN) $(SHIM_SO) $(REPLAY_BIN)
 
 # Every test; ends with "N passed, N failed".
 check: deps-test
 	@$(MAKE) --no-print-directory unit
-	@KH_BUILD=$(BUILD) tests/run
+	@KH_BUILD=$(BUILD) KH_SAN=$(SAN) \
+		KHEADERS="$${KHEADERS:-$(CURDIR)/$(BIN)}" tests/run
+
+# Fuzz every target for FUZZ_SECONDS each (libFuzzer, ASan, UBSan),
+# starting from tests/fuzz/corpus/NAME; crashes land in build/fuzz/.
+FUZZ_SECONDS ?= 30
+FUZZ_CC ?= clang
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
+fuzz: pkgcheck
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=$(FUZZ_CC) \
+		SANFLAGS='$(FUZZ_SAN)' \
+		$(FUZZ_NAMES:%=build/fuzz/fuzz/fuzz-%)
+	@tests/fuzz/run build/fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+# Fold what `make fuzz` found into the corpora, minimised; review it.
+fuzz-merge: pkgcheck
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=$(FUZZ_CC) \
+		SANFLAGS='$(FUZZ_SAN)' \
+		$(FUZZ_NAMES:%=build/fuzz/fuzz/fuzz-%)
+	@tests/fuzz/run --merge build/fuzz 0 $(FUZZ_NAMES)
 
 # Rewrite golden/*/expected from the current binary; review the diff.
 golden: all
@@ -112,5 +160,6 @@ help:
 	@echo "make            build bin/kheaders"
 	@echo "make demo       install deps, build, run on golden/sample"
 	@echo "make check      install test deps, run every test (SAN=1: sanitizers)"
+	@echo "make fuzz       fuzz every parser for FUZZ_SECONDS=$(FUZZ_SECONDS) each (clang)"
 	@echo "make golden     regenerate golden expected outputs"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=..."

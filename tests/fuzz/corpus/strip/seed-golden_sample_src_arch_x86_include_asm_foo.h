@@ -1,0 +1,2 @@
+/* x86 */
+#define ASM_FOO 1

@@ -1,0 +1,2 @@
+/* x86 uapi */
+#define ASM_BAR 1

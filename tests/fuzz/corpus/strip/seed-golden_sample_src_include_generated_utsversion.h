@@ -1,0 +1,1 @@
+#define UTS_VERSION "#1 SMP whenever"

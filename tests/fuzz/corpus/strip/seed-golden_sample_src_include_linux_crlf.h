@@ -1,0 +1,5 @@
+/* crlf comment */
+#define CRLF 1
+/* multi
+ * line */
+int crlf; /* tail */

@@ -1,0 +1,1 @@
+#define NO_NEWLINE 1 /* last line, no newline */

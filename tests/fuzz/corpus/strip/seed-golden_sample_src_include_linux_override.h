@@ -1,0 +1,2 @@
+/* srctree version */
+#define OVERRIDE 0

@@ -1,0 +1,5 @@
+/* closed */
+int before;
+/* this comment never ends
+int after;
+/* neither does this one

@@ -1,0 +1,2 @@
+/* long path */
+#define LONG_PATH 1
