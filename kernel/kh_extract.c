@@ -310,11 +310,29 @@ static int kh_x_hash_zeros(EVP_MD_CTX *md, uint64_t n)
 }
 
 /* Copy a file's content to disk, hashing it and counting the budget. */
+/* libarchive's message for a failed write, with the system's reason
+ * when it has one and did not say it: "Write to restore size failed"
+ * alone does not tell a full disk from a file size limit. */
+static const char *kh_x_werr(struct archive *a, char *buf, size_t size)
+{
+	const char *msg = archive_error_string(a);
+	int e = archive_errno(a);
+
+	if (!msg)
+		msg = "unknown error";
+	if (e <= 0 || strstr(msg, strerror(e)))
+		return msg;
+	snprintf(buf, size, "%s: %s", msg, strerror(e));
+	return buf;
+}
+
+/* Copy a file's content to disk, hashing it and counting the budget. */
 static int kh_x_copy(struct kh_x *x, const char *path,
 		     struct kh_extract_entry *ent)
 {
 	uint64_t pos = 0;
 	unsigned int n = 0;
+	char why[256];
 
 	if (!EVP_DigestInit_ex(x->md, EVP_sha256(), NULL))
 		return kh_error_set(x->err, KH_ELIB, NULL, "SHA-256 failed");
@@ -343,11 +361,14 @@ static int kh_x_copy(struct kh_x *x, const char *path,
 			return kh_error_set(x->err, KH_ELIB, NULL,
 					    "SHA-256 failed");
 		pos = (uint64_t)off + size;
+		/* A failed write(2) (a full disk) is only ARCHIVE_WARN
+		 * here; going on would leave a hole where the data was. */
 		if (archive_write_data_block(x->out, buf, size, off) <
-		    ARCHIVE_WARN)
+		    ARCHIVE_OK)
 			return kh_error_set(x->err, KH_EIO, x->o->dir,
 					    "%s: cannot write: %s", path,
-					    archive_error_string(x->out));
+					    kh_x_werr(x->out, why,
+						      sizeof(why)));
 	}
 	if (pos < ent->size && kh_x_hash_zeros(x->md, ent->size - pos) < 0)
 		return kh_error_set(x->err, KH_ELIB, NULL, "SHA-256 failed");
@@ -361,6 +382,7 @@ static int kh_x_write(struct kh_x *x, struct archive_entry *e, char kind,
 		      const char *path)
 {
 	struct kh_extract_entry ent;
+	char why[256];
 	int ret, r;
 
 	memset(&ent, 0, sizeof(ent));
@@ -397,14 +419,14 @@ static int kh_x_write(struct kh_x *x, struct archive_entry *e, char kind,
 	if (r < ARCHIVE_WARN)
 		return kh_error_set(x->err, KH_EIO, x->name, "%s: cannot "
 				    "extract: %s", path,
-				    archive_error_string(x->out));
+				    kh_x_werr(x->out, why, sizeof(why)));
 	if (kind == 'f' && (ret = kh_x_copy(x, path, &ent)) < 0)
 		return ret;
 	r = archive_write_finish_entry(x->out);
 	if (r < ARCHIVE_WARN)
 		return kh_error_set(x->err, KH_EIO, x->name, "%s: cannot "
 				    "extract: %s", path,
-				    archive_error_string(x->out));
+				    kh_x_werr(x->out, why, sizeof(why)));
 	switch (kind) {
 	case 'f': x->res->files++; break;
 	case 'd': x->res->dirs++; break;
@@ -442,6 +464,7 @@ static int kh_x_entry(struct kh_x *x, struct archive_entry *e)
 static int kh_x_unpack(struct kh_x *x, const void *xz, size_t len)
 {
 	struct archive_entry *e;
+	char why[256];
 	int ret = 0, r;
 
 	x->in = archive_read_new();
@@ -473,7 +496,8 @@ static int kh_x_unpack(struct kh_x *x, const void *xz, size_t len)
 	/* Directory times are set here, relative to the current directory. */
 	if (archive_write_close(x->out) < ARCHIVE_WARN)
 		return kh_error_set(x->err, KH_EIO, x->o->dir, "cannot "
-				    "finish: %s", archive_error_string(x->out));
+				    "finish: %s", kh_x_werr(x->out, why,
+							     sizeof(why)));
 	return 0;
 }
 
