@@ -9,6 +9,7 @@
 
 #include "kh_afile.h"
 #include "kh_cli.h"
+#include "kh_tmpdir.h"
 
 #ifndef KH_VERSION
 #define KH_VERSION "unknown"
@@ -73,6 +74,7 @@ int kh_cli_usage(const char *cmd, const char *fmt, ...)
 static void kh_cli_signal(int sig)
 {
 	kh_afile_unlink_all();
+	kh_tmpdir_unlink_all();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }

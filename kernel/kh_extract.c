@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "kh_tmpdir.h"
+
 /* libarchive's own checks, on top of ours. No OWNER, PERM, XATTR, ACL
  * or FFLAGS: nothing but modes (masked by umask) and times is restored. */
 #define KH_EXTRACT_FLAGS (ARCHIVE_EXTRACT_TIME | \
@@ -309,7 +311,6 @@ static int kh_x_hash_zeros(EVP_MD_CTX *md, uint64_t n)
 	return 0;
 }
 
-/* Copy a file's content to disk, hashing it and counting the budget. */
 /* libarchive's message for a failed write, with the system's reason
  * when it has one and did not say it: "Write to restore size failed"
  * alone does not tell a full disk from a file size limit. */
@@ -525,7 +526,8 @@ static mode_t kh_x_umask(void)
 	return m;
 }
 
-/* Split DIR into the temporary template beside it. */
+/* The prefix of temporary directories beside DIR (kh_tmpdir adds the
+ * random part). */
 static int kh_x_tmpname(const char *dir, char **tmp, struct kh_error *err)
 {
 	size_t len = strlen(dir);
@@ -541,7 +543,7 @@ static int kh_x_tmpname(const char *dir, char **tmp, struct kh_error *err)
 	    (dir + len - base == 2 && base[0] == '.' && base[1] == '.'))
 		return kh_error_set(err, KH_EINVAL, dir, "not a name for a new "
 				    "directory");
-	if (asprintf(tmp, "%.*s.%.*s.kheaders-XXXXXX", dirlen, dir,
+	if (asprintf(tmp, "%.*s.%.*s.kheaders-", dirlen, dir,
 		     (int)(dir + len - base), base) < 0) {
 		*tmp = NULL;
 		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
@@ -595,7 +597,7 @@ int kh_extract_run(const void *xz, size_t len, const char *name,
 {
 	struct kh_x x;
 	struct stat st;
-	char *tmp = NULL;
+	char *tmp = NULL, *prefix;
 	int cwd = -1, tmpfd = -1, moved = 0, ret;
 
 	memset(&x, 0, sizeof(x));
@@ -617,17 +619,17 @@ int kh_extract_run(const void *xz, size_t len, const char *name,
 	if (lstat(o->dir, &st) == 0 && !S_ISDIR(st.st_mode))
 		return kh_error_set(err, KH_EINVAL, o->dir, "exists and is not "
 				    "a directory: not replacing it");
-	if ((ret = kh_x_tmpname(o->dir, &tmp, err)) < 0)
+	if ((ret = kh_x_tmpname(o->dir, &prefix, err)) < 0)
 		return ret;
-	if (!mkdtemp(tmp)) {
-		ret = kh_error_sys(err, errno, o->dir, "cannot create a "
-				   "temporary directory beside it");
-		free(tmp);
+	/* Trees that killed runs left beside DIR go first; ours stays
+	 * locked (tmpfd) while we run, so no other run sweeps it. */
+	kh_tmpdir_sweep(prefix);
+	ret = kh_tmpdir_make(prefix, o->dir, &tmp, &tmpfd, err);
+	free(prefix);
+	if (ret < 0)
 		return ret;
-	}
-	tmpfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (tmpfd < 0 || cwd < 0) {
+	if (cwd < 0) {
 		ret = kh_error_sys(err, errno, tmp, "cannot open");
 		goto out;
 	}

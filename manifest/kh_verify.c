@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kh_archive_read.h"
+#include "kh_tmpdir.h"
 
 /* Digest prefix shown for an entry's content; the manifest has it all. */
 #define KH_VERIFY_SHORT_HEX 12
@@ -339,8 +341,9 @@ int kh_verify_rebuild(const struct kh_gen_opts *opts, const char *archive,
 	unsigned char *have = NULL, *again = NULL;
 	size_t nhave = 0, nagain = 0;
 	struct kh_manifest *want = NULL, *got = NULL;
-	char dir[PATH_MAX], path[PATH_MAX + 32];
-	int ret, made = 0;
+	char prefix[PATH_MAX], path[PATH_MAX + 32];
+	char *dir = NULL;
+	int ret, dirfd = -1;
 
 	*out = NULL;
 	if (!tmpdir)
@@ -352,13 +355,21 @@ int kh_verify_rebuild(const struct kh_gen_opts *opts, const char *archive,
 	ret = kh_archive_slurp(archive, &have, &nhave, err);
 	if (ret < 0)
 		goto out;
-	snprintf(dir, sizeof(dir), "%s/kheaders-verify.XXXXXX", tmpdir);
-	if (!mkdtemp(dir)) {
-		ret = kh_error_sys(err, errno, dir, "cannot create directory");
+	/* A private directory, locked while we run; what killed runs left
+	 * goes first, and a signal handler removes ours. */
+	snprintf(prefix, sizeof(prefix), "%s/kheaders-verify.", tmpdir);
+	kh_tmpdir_sweep(prefix);
+	ret = kh_tmpdir_make(prefix, tmpdir, &dir, &dirfd, err);
+	if (ret < 0)
+		goto out;
+	kh_tmpdir_watch(dir);
+	/* gen locks its output's directory: not ours, which we hold. */
+	snprintf(path, sizeof(path), "%s/out", dir);
+	if (mkdir(path, 0700) < 0) {
+		ret = kh_error_sys(err, errno, path, "cannot create directory");
 		goto out;
 	}
-	made = 1;
-	snprintf(path, sizeof(path), "%s/rebuilt.tar.xz", dir);
+	snprintf(path, sizeof(path), "%s/out/rebuilt.tar.xz", dir);
 	ret = kh_verify_regen(opts, path, err);
 	if (ret == 0)
 		ret = kh_archive_slurp(path, &again, &nagain, err);
@@ -383,9 +394,11 @@ int kh_verify_rebuild(const struct kh_gen_opts *opts, const char *archive,
 		want = got = NULL;
 	}
 out:
-	if (made) {
-		unlink(path);
-		rmdir(dir);
+	if (dir) {
+		kh_tmpdir_remove(dir);
+		kh_tmpdir_unwatch(dir);
+		close(dirfd);
+		free(dir);
 	}
 	kh_manifest_free(want);
 	kh_manifest_free(got);
