@@ -46,7 +46,7 @@ expect 1 "$S/src/arch/mips/include: cannot read directory: No such file or direc
 	"$K" gen -q --srctree "$S/src" --objtree "$S/obj" --arch mips -o "$T/x.tar.xz"
 expect 1 "no architecture: pass --arch or set SRCARCH" env -u SRCARCH "$K" gen -q --srctree "$S/src" -o "$T/x.tar.xz"
 expect 1 "bad architecture name '../x86'" "$K" gen -q --srctree "$S/src" --arch ../x86 -o "$T/x.tar.xz"
-expect 1 "$T/missing/x.tar.xz: cannot create temporary file: No such file or directory" \
+expect 1 "$T/missing/x.tar.xz: cannot open its directory: No such file or directory" \
 	"$K" "${G[@]}" -o "$T/missing/x.tar.xz"
 expect 1 "cannot .incbin a path with a line break" "$K" "${G[@]}" -o "$T/x.tar.xz" --stub "$T/x.S" --incbin "$(printf 'a\nb')"
 
