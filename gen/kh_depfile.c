@@ -10,15 +10,32 @@
 
 #include "kh_afile.h"
 
-/* Escape a path for a Make rule: spaces and '#' with a backslash, '$'
- * doubled. A newline cannot be written at all. */
+/* Characters Make splits or comments at: written after a backslash. */
+static int kh_depfile_special(char c)
+{
+	return c == ' ' || c == '\t' || c == '#' || c == ':';
+}
+
+/* Escape a path for a Make rule: spaces, tabs, '#' and ':' with a
+ * backslash, '$' doubled. A backslash is literal to Make, except in a
+ * run that ends before one of those characters or at the end of the
+ * name, which Make halves: such a run is doubled. A line break cannot
+ * be written at all. */
 static int kh_depfile_put(FILE *fp, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == '\n' || *s == '\r')
 			return -1;
-		if (*s == ' ' || *s == '\t' || *s == '#' || *s == ':' ||
-		    *s == '\\')
+		if (*s == '\\') {
+			size_t k = strspn(s, "\\");
+			size_t n = !s[k] || kh_depfile_special(s[k]) ? 2 * k : k;
+
+			for (size_t i = 0; i < n; i++)
+				fputc('\\', fp);
+			s += k - 1;
+			continue;
+		}
+		if (kh_depfile_special(*s))
 			fputc('\\', fp);
 		if (*s == '$')
 			fputc('$', fp);

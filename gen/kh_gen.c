@@ -74,6 +74,48 @@ static int kh_gen_same_tree(const char *src, const char *obj, int *same,
 	return 0;
 }
 
+/* Refuse, before anything is built, what cannot make an archive: no
+ * header at all (almost always a wrong --srctree), a header too large
+ * to hold in memory, a path a depfile cannot name. */
+static int kh_gen_check_list(const struct kh_gen_opts *o,
+			     const struct kh_walk_list *list, int same,
+			     struct kh_error *err)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < list->n; i++) {
+		const struct kh_walk_entry *e = &list->v[i];
+
+		if (e->type == KH_WALK_PARENTS)
+			continue;
+		n++;
+		if (e->type == KH_WALK_FILE &&
+		    (unsigned long long)e->size > KH_READER_MAX_FILE)
+			return kh_error_set(err, KH_EINVAL, e->path,
+					    "%lld bytes: a header may have "
+					    "%llu MiB at most; is it one?",
+					    (long long)e->size,
+					    KH_READER_MAX_FILE >> 20);
+		if (o->depfile && strpbrk(e->path, "\n\r")) {
+			char *p = kh_state_escape(e->path);
+
+			kh_error_set(err, KH_EINVAL, o->depfile, "cannot "
+				     "list %s (percent-encoded here): Make "
+				     "cannot name a file with a line break",
+				     p ? p : "a path");
+			free(p);
+			return KH_EINVAL;
+		}
+	}
+	if (n == 0)
+		return kh_error_set(err, KH_EINVAL, o->srctree, "no headers "
+				    "found below include/ or arch/%s/include/"
+				    "%s%s%s; wrong --srctree?", o->arch,
+				    same ? "" : " (nor in objtree '",
+				    same ? "" : o->objtree, same ? "" : "')");
+	return 0;
+}
+
 static int kh_gen_walk(const struct kh_gen_opts *o, struct kh_walk_list *list,
 		       struct kh_error *err)
 {
@@ -102,7 +144,7 @@ static int kh_gen_walk(const struct kh_gen_opts *o, struct kh_walk_list *list,
 			return ret;
 	}
 	kh_walk_finish(list);
-	return 0;
+	return kh_gen_check_list(o, list, same, err);
 }
 
 /* Emit the directories of rel's parent that the previous parent (prev)

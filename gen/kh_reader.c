@@ -15,6 +15,10 @@
 /* How far workers may run ahead of the writer, in entries: enough to
  * keep them busy while the compressor catches up, bounded memory. */
 #define KH_READER_WINDOW 4096
+/* ...and in bytes: a tree of large headers must not all sit in memory
+ * at once. The entry the writer waits for is always read, whatever its
+ * size. (A whole 6.x tree is about 55 MB.) */
+#define KH_READER_WINDOW_BYTES (64ULL << 20)
 #define KH_READER_MAX_THREADS 64
 
 struct kh_reader_item {
@@ -34,6 +38,7 @@ struct kh_reader {
 	pthread_cond_t cond;      /* an item became ready or the window moved */
 	size_t next;              /* next entry a worker takes */
 	size_t taken;             /* entries the writer has consumed */
+	unsigned long long inflight;   /* bytes taken by workers, not consumed */
 	int stop;
 	struct kh_reader_item *items;
 };
@@ -152,6 +157,25 @@ int kh_reader_load(const struct kh_walk_entry *e, int strip, char **data,
 	return ret;
 }
 
+/* What reading entry i costs in memory, for the byte window. */
+static unsigned long long kh_reader_cost(const struct kh_reader *r, size_t i)
+{
+	const struct kh_walk_entry *e = &r->list->v[i];
+
+	return e->type == KH_WALK_FILE ? (unsigned long long)e->size : 0;
+}
+
+/* May a worker take the next entry? Not too far ahead of the writer,
+ * in entries or bytes; the entry the writer needs next, always. */
+static int kh_reader_may_take(const struct kh_reader *r)
+{
+	if (r->next >= r->taken + KH_READER_WINDOW)
+		return 0;
+	return r->next == r->taken ||
+	       r->inflight + kh_reader_cost(r, r->next) <=
+		       KH_READER_WINDOW_BYTES;
+}
+
 static void *kh_reader_worker(void *arg)
 {
 	struct kh_reader *r = arg;
@@ -162,13 +186,14 @@ static void *kh_reader_worker(void *arg)
 
 		pthread_mutex_lock(&r->lock);
 		while (!r->stop && r->next < r->list->n &&
-		       r->next >= r->taken + KH_READER_WINDOW)
+		       !kh_reader_may_take(r))
 			pthread_cond_wait(&r->cond, &r->lock);
 		if (r->stop || r->next >= r->list->n) {
 			pthread_mutex_unlock(&r->lock);
 			return NULL;
 		}
 		i = r->next++;
+		r->inflight += kh_reader_cost(r, i);
 		pthread_mutex_unlock(&r->lock);
 
 		it = &r->items[i];
@@ -240,6 +265,7 @@ void kh_reader_done(struct kh_reader *r, size_t i)
 	r->items[i].data = NULL;
 	pthread_mutex_lock(&r->lock);
 	r->taken = i + 1;
+	r->inflight -= kh_reader_cost(r, i);
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 }

@@ -14,6 +14,11 @@
 #include "kh_hash.h"
 #include "kh_walk.h"
 
+/* Headers are read whole, so one larger than this is refused before
+ * anything is built (real ones are under 2 MB, generated ones about
+ * 10 MB; a 100 MB header still works). */
+#define KH_READER_MAX_FILE (1ULL << 30)
+
 struct kh_reader;
 
 /* Start threads workers over list (which must outlive the reader). */

@@ -186,7 +186,12 @@ static int kh_walk_one(struct kh_walk_ctx *c, int dfd, char *rel,
 	rel[rlen] = '/';
 	memcpy(rel + rlen + 1, d->d_name, nlen + 1);
 	if (fstatat(dfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		ret = kh_walk_fail(c, errno, rel, "cannot stat");
+		/* Listed a moment ago: someone is changing the tree. */
+		ret = errno == ENOENT ?
+			kh_walk_fail(c, 0, rel, "changed while kheaders was "
+				     "reading it; run again once the tree is "
+				     "quiet") :
+			kh_walk_fail(c, errno, rel, "cannot stat");
 		goto out;
 	}
 	/* A silly-rename directory is excluded, not an error, whatever
