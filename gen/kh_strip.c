@@ -12,16 +12,24 @@
 
 #include <string.h>
 
-/* First occurrence of the 2-byte or 4-byte needle at or after from. */
+/* First occurrence of needle (2 or 4 bytes) at or after from, or len.
+ * memchr on the first byte, not memmem: sanitizers check memmem's whole
+ * haystack on every call, which made a 100 MB header quadratic. */
 static size_t kh_strip_find(const char *buf, size_t len, size_t from,
 			    const char *needle, size_t nlen)
 {
-	const char *hit;
+	while (from < len && len - from >= nlen) {
+		const char *hit = memchr(buf + from, needle[0],
+					 len - from - nlen + 1);
 
-	if (from >= len || len - from < nlen)
-		return len;
-	hit = memmem(buf + from, len - from, needle, nlen);
-	return hit ? (size_t)(hit - buf) : len;
+		if (!hit)
+			break;
+		from = (size_t)(hit - buf);
+		if (!memcmp(hit + 1, needle + 1, nlen - 1))
+			return from;
+		from++;
+	}
+	return len;
 }
 
 size_t kh_strip(char *buf, size_t len)
@@ -31,12 +39,10 @@ size_t kh_strip(char *buf, size_t len)
 	int have_close = 0, have_spdx = 0;
 
 	while (in < len) {
-		const char *open = memmem(buf + in, len - in, "/*", 2);
-		size_t p;
+		size_t p = kh_strip_find(buf, len, in, "/*", 2);
 
-		if (!open)
+		if (p == len)
 			break;
-		p = (size_t)(open - buf);
 		if (!have_close || close < p + 2) {
 			close = kh_strip_find(buf, len, p + 2, "*/", 2);
 			have_close = 1;
