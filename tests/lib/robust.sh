@@ -101,6 +101,18 @@ rb_stall() {
 	done
 	[ -e "$ready" ] || echo "     (the fault never fired: $*)" >&2
 	kill -"$sig" $pid
+	# A run that ignores the signal must not hang the suite. (Until
+	# waited for, our child's pid cannot go to another process.)
+	for i in $(seq 2400); do
+		case $(sed 's/.*) //' /proc/$pid/stat 2>/dev/null) in
+		""|Z*) break ;;
+		esac
+		sleep 0.05
+	done
+	case $(sed 's/.*) //' /proc/$pid/stat 2>/dev/null) in
+	""|Z*) ;;
+	*) echo "     (still alive 2 minutes after SIG$sig: killed)" >&2; kill -KILL $pid ;;
+	esac
 	wait $pid
 	echo $?
 }

@@ -22,6 +22,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -89,6 +90,44 @@ static void fault_replace(const char *path)
 	rename(tmp, path);
 }
 
+static void fault_ready(const char *ready)
+{
+	int fd;
+
+	if (!ready)
+		return;
+	fd = fault_open()(ready, O_WRONLY | O_CREAT, 0644);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Announce the stall, then wait until a signal the program handles
+ * (SIGINT...) runs its handler on this thread, or SIGUSR1 arrives on
+ * any thread, which lets the call go on as if nothing happened.
+ * Signals are blocked from before the announcement, and unblocked only
+ * atomically inside ppoll: one sent the moment the test sees the
+ * announcement cannot slip in before the wait and be missed. */
+static void fault_stall(const char *ready)
+{
+	struct sigaction sa, old;
+	sigset_t all, orig;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &orig);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fault_wake;
+	sigaction(SIGUSR1, &sa, &old);
+	fault_ready(ready);
+	while (!fault_woken) {
+		struct timespec t = { 0, 10000000 };
+
+		if (ppoll(NULL, 0, &t, &orig) < 0 && errno == EINTR)
+			break;
+	}
+	pthread_sigmask(SIG_SETMASK, &orig, NULL);
+	sigaction(SIGUSR1, &old, NULL);
+}
+
 /* The fault, if this call is the one: path is relative to dfd. */
 static void fault_hit(const char *call, int dfd, const char *rpath)
 {
@@ -109,13 +148,11 @@ static void fault_hit(const char *call, int dfd, const char *rpath)
 	    snprintf(buf, sizeof(buf), "/proc/self/fd/%d/%s", dfd, rpath) <
 		    (int)sizeof(buf))
 		path = buf;
-	if (ready) {
-		int fd = fault_open()(ready, O_WRONLY | O_CREAT, 0644);
-
-		if (fd >= 0)
-			close(fd);
-	}
-	if (!strcmp(action, "unlink")) {
+	if (strcmp(action, "stall"))
+		fault_ready(ready);
+	if (!strcmp(action, "stall")) {
+		fault_stall(ready);
+	} else if (!strcmp(action, "unlink")) {
 		unlink(path);
 	} else if (!strcmp(action, "append")) {
 		int fd = fault_open()(path, O_WRONLY | O_APPEND);
@@ -127,23 +164,6 @@ static void fault_hit(const char *call, int dfd, const char *rpath)
 		}
 	} else if (!strcmp(action, "replace")) {
 		fault_replace(path);
-	} else if (!strcmp(action, "stall")) {
-		/* Until a signal the program handles (SIGINT...), or
-		 * SIGUSR1, which lets the call go on as if nothing happened. */
-		struct sigaction sa, old;
-
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = fault_wake;
-		sigaction(SIGUSR1, &sa, &old);
-		/* SIGUSR1 may run its handler on another thread: poll. A
-		 * handler interrupting this thread ends the wait too. */
-		while (!fault_woken) {
-			struct timespec t = { 0, 10000000 };
-
-			if (nanosleep(&t, NULL) < 0 && errno == EINTR)
-				break;
-		}
-		sigaction(SIGUSR1, &old, NULL);
 	} else {
 		fprintf(stderr, "shim-fault: unknown KH_FAULT=%s\n", action);
 		abort();
