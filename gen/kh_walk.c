@@ -468,7 +468,9 @@ void kh_walk_finish(struct kh_walk_list *list)
 {
 	size_t out = 0;
 
-	qsort(list->v, list->n, sizeof(*list->v), kh_walk_cmp);
+	/* An empty walk has no array: qsort(NULL, 0) is undefined. */
+	if (list->n)
+		qsort(list->v, list->n, sizeof(*list->v), kh_walk_cmp);
 	for (size_t i = 0; i < list->n; i++) {
 		/* Equal paths are adjacent, srctree first: keep the last. */
 		if (i + 1 < list->n && !strcmp(list->v[i].rel,
