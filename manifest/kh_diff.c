@@ -1,6 +1,7 @@
 /* kh_diff: set difference of two manifests, and unified diffs of two
  * texts (see kh_diff.h). */
 #include "kh_diff.h"
+#include "kh_walk.h"   /* kh_walk_pathcmp: GNU tar name order */
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -25,30 +26,10 @@ const char *kh_diff_kind_name(enum kh_diff_kind k)
 	return (unsigned)k < KH_DIFF_NKINDS ? kh_diff_kinds[k] : "?";
 }
 
-/* GNU tar --sort=name order on whole paths: bytes, '/' first. */
-static int kh_diff_pathcmp(const char *a, const char *b)
-{
-	for (;; a++, b++) {
-		unsigned ca = (unsigned char)*a, cb = (unsigned char)*b;
-
-		if (ca != cb) {
-			if (!ca || !cb)
-				return ca ? 1 : -1;
-			if (ca == '/')
-				return -1;
-			if (cb == '/')
-				return 1;
-			return ca < cb ? -1 : 1;
-		}
-		if (!ca)
-			return 0;
-	}
-}
-
 static int kh_diff_cmp(const void *pa, const void *pb)
 {
 	const struct kh_diff_change *a = pa, *b = pb;
-	int c = kh_diff_pathcmp(a->path, b->path);
+	int c = kh_walk_pathcmp(a->path, b->path);
 
 	return c ? c : (int)a->kind - (int)b->kind;
 }
