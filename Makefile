@@ -53,7 +53,7 @@ FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 REPLAY_BIN := $(FUZZ_NAMES:%=$(BUILD)/tests/test_fuzz_%)
 
 .PHONY: all deps deps-test demo check unit golden install uninstall \
-	clean help pkgcheck fuzz fuzz-merge
+	clean help pkgcheck fuzz fuzz-merge deps-fuzz
 .DEFAULT_GOAL := all
 
 all: pkgcheck $(BIN)
@@ -109,6 +109,9 @@ deps:
 deps-test:
 	@scripts/deps test
 
+deps-fuzz:
+	@scripts/deps fuzz
+
 # The main job on the built-in example: golden/sample -> demo/.
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -128,14 +131,14 @@ FUZZ_SECONDS ?= 30
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
-fuzz: pkgcheck
+fuzz: deps-fuzz
 	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=$(FUZZ_CC) \
 		SANFLAGS='$(FUZZ_SAN)' \
 		$(FUZZ_NAMES:%=build/fuzz/fuzz/fuzz-%)
 	@tests/fuzz/run build/fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 # Fold what `make fuzz` found into the corpora, minimised; review it.
-fuzz-merge: pkgcheck
+fuzz-merge: deps-fuzz
 	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=$(FUZZ_CC) \
 		SANFLAGS='$(FUZZ_SAN)' \
 		$(FUZZ_NAMES:%=build/fuzz/fuzz/fuzz-%)
