@@ -62,11 +62,44 @@ static char *kh_walk_join(const char *a, const char *b)
 	return s;
 }
 
+/* ---- the list and its arena ------------------------------------------ */
+
+#define KH_WALK_CHUNK (64 * 1024)
+
+struct kh_walk_chunk {
+	struct kh_walk_chunk *next;
+	size_t used, cap;
+	char data[];
+};
+
+static char *kh_walk_alloc(struct kh_walk_list *list, size_t n)
+{
+	struct kh_walk_chunk *c = list->arena;
+	char *p;
+
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > KH_WALK_CHUNK ? n : KH_WALK_CHUNK;
+
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->next = list->arena;
+		c->used = 0;
+		c->cap = cap;
+		list->arena = c;
+	}
+	p = c->data + c->used;
+	c->used += n;
+	return p;
+}
+
+/* Add root/rel[0..rlen) to list; st NULL for a KH_WALK_PARENTS entry. */
 static int kh_walk_push(struct kh_walk_list *list, const char *root,
-			const char *rel, const struct stat *st, int tree,
-			struct kh_error *err)
+			size_t rootlen, const char *rel, size_t rlen,
+			const struct stat *st, int tree, struct kh_error *err)
 {
 	struct kh_walk_entry *e;
+	char *p;
 
 	if (list->n == list->cap) {
 		size_t cap = list->cap ? list->cap * 2 : 1024;
@@ -77,302 +110,36 @@ static int kh_walk_push(struct kh_walk_list *list, const char *root,
 		list->v = v;
 		list->cap = cap;
 	}
-	e = &list->v[list->n];
-	memset(e, 0, sizeof(*e));
-	e->rel = strdup(rel);
-	e->path = kh_walk_join(root, rel);
-	if (!e->rel || !e->path) {
-		free(e->rel);
-		free(e->path);
+	p = kh_walk_alloc(list, rootlen + rlen + 2);
+	if (!p)
 		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
-	}
+	memcpy(p, root, rootlen);
+	p[rootlen] = '/';
+	memcpy(p + rootlen + 1, rel, rlen);
+	p[rootlen + 1 + rlen] = '\0';
+	e = &list->v[list->n++];
+	memset(e, 0, sizeof(*e));
+	e->path = p;
+	e->rel = p + rootlen + 1;
+	e->rlen = rlen;
 	e->type = !st ? KH_WALK_PARENTS
 		: S_ISLNK(st->st_mode) ? KH_WALK_SYMLINK : KH_WALK_FILE;
 	e->tree = tree;
 	if (!st)
-		return list->n++, 0;
+		return 0;
 	e->size = st->st_size;
 	e->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
 		      st->st_mtim.tv_nsec;
 	e->ino = st->st_ino;
-	list->n++;
 	return 0;
 }
 
-/* One walk in progress: a tree, where entries go, and whether
- * subdirectories are walked now or handed out as units to threads. */
-struct kh_walk_ctx {
-	const char *root;
-	int tree;
-	struct kh_walk_list *list;
-	struct kh_walk_units *defer;   /* NULL: descend at once */
-	struct kh_error *err;
-};
-
-/* Subdirectories of the top levels, walked in parallel. */
-struct kh_walk_unit {
-	const char *root;
-	int tree;
-	char *rel;
-	struct kh_walk_list list;
-	struct kh_error err;
-};
-
-struct kh_walk_units {
-	struct kh_walk_unit *v;
-	size_t n, cap;
-	size_t next;                  /* next unit a thread takes */
-	pthread_mutex_t lock;
-};
-
-static int kh_walk_defer(struct kh_walk_ctx *c, const char *rel)
-{
-	struct kh_walk_units *u = c->defer;
-
-	if (u->n == u->cap) {
-		size_t cap = u->cap ? u->cap * 2 : 64;
-		void *v = realloc(u->v, cap * sizeof(*u->v));
-
-		if (!v)
-			return kh_error_set(c->err, KH_ENOMEM, NULL,
-					    "out of memory");
-		u->v = v;
-		u->cap = cap;
-	}
-	memset(&u->v[u->n], 0, sizeof(u->v[0]));
-	u->v[u->n].root = c->root;
-	u->v[u->n].tree = c->tree;
-	u->v[u->n].rel = strdup(rel);
-	if (!u->v[u->n].rel)
-		return kh_error_set(c->err, KH_ENOMEM, NULL, "out of memory");
-	u->n++;
-	return 0;
-}
-
-static int kh_walk_dir(struct kh_walk_ctx *c, int pfd, char *rel,
-		       size_t rlen, int nofollow);
-
-static int kh_walk_fail(struct kh_walk_ctx *c, int errnum, const char *rel,
-			const char *what)
-{
-	char *path = kh_walk_join(c->root, rel);
-	int ret;
-
-	if (errnum)
-		ret = kh_error_sys(c->err, errnum, path ? path : rel, "%s",
-				   what);
-	else
-		ret = kh_error_set(c->err, KH_EINVAL, path ? path : rel, "%s",
-				   what);
-	free(path);
-	return ret;
-}
-
-/* Consider one directory entry; descend into real directories. */
-static int kh_walk_one(struct kh_walk_ctx *c, int dfd, char *rel,
-		       size_t rlen, const struct dirent *d)
-{
-	size_t nlen = strlen(d->d_name);
-	int header = kh_walk_is_header(d->d_name);
-	size_t silly;
-	struct stat st;
-	int ret = 0;
-
-	if (d->d_type != DT_UNKNOWN && d->d_type != DT_DIR && !header)
-		return 0;
-	if (rlen + 1 + nlen >= PATH_MAX)
-		return kh_error_set(c->err, KH_EINVAL, c->root,
-				    "path too long below %s", rel);
-	rel[rlen] = '/';
-	memcpy(rel + rlen + 1, d->d_name, nlen + 1);
-	if (fstatat(dfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		/* Listed a moment ago: someone is changing the tree. */
-		ret = errno == ENOENT ?
-			kh_walk_fail(c, 0, rel, "changed while kheaders was "
-				     "reading it; run again once the tree is "
-				     "quiet") :
-			kh_walk_fail(c, errno, rel, "cannot stat");
-		goto out;
-	}
-	/* A silly-rename directory is excluded, not an error, whatever
-	 * its name: descend to find what upstream would have copied. */
-	if (S_ISDIR(st.st_mode) && header && !kh_walk_silly_end(rel)) {
-		ret = kh_walk_fail(c, 0, rel, "is a directory named like a "
-				   "header; upstream would archive it empty");
-	} else if (S_ISDIR(st.st_mode)) {
-		ret = c->defer ? kh_walk_defer(c, rel)
-			       : kh_walk_dir(c, dfd, rel, rlen + 1 + nlen,
-					     O_NOFOLLOW);
-	} else if (!header ||
-		   !strcmp(rel, "include/generated/utsversion.h")) {
-		ret = 0;
-	} else if ((silly = kh_walk_silly_end(rel)) != 0) {
-		/* Upstream copies silly-rename files and excludes them only
-		 * when archiving, so their directories stay listed. */
-		char saved = rel[silly];
-
-		rel[silly] = '\0';
-		ret = kh_walk_push(c->list, c->root, rel, NULL, c->tree,
-				   c->err);
-		rel[silly] = saved;
-	} else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
-		ret = kh_walk_push(c->list, c->root, rel, &st, c->tree, c->err);
-	} else {
-		ret = kh_walk_fail(c, 0, rel,
-				   "is neither a regular file nor a symlink");
-	}
-out:
-	rel[rlen] = '\0';
-	return ret;
-}
-
-/* Read directory rel (its last component opened relative to pfd). */
-static int kh_walk_dir(struct kh_walk_ctx *c, int pfd, char *rel,
-		       size_t rlen, int nofollow)
-{
-	const char *name = strrchr(rel, '/');
-	int dfd, ret = 0;
-	struct dirent *d;
-	DIR *dir;
-
-	name = name ? name + 1 : rel;
-	dfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | nofollow | O_CLOEXEC);
-	if (dfd < 0 || !(dir = fdopendir(dfd))) {
-		int e = errno;
-
-		if (dfd >= 0)
-			close(dfd);
-		return kh_walk_fail(c, e, rel, "cannot read directory");
-	}
-	while (ret == 0) {
-		errno = 0;
-		d = readdir(dir);
-		if (!d) {
-			if (errno)
-				ret = kh_walk_fail(c, errno, rel,
-						   "cannot read directory");
-			break;
-		}
-		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
-			continue;
-		ret = kh_walk_one(c, dirfd(dir), rel, rlen, d);
-	}
-	closedir(dir);
-	return ret;
-}
-
-/* Walk root/sub; with c->defer set, only its top level. */
-static int kh_walk_start(struct kh_walk_ctx *c, const char *sub,
-			 int required)
-{
-	char rel[PATH_MAX];
-	struct stat st;
-	int rfd, pfd, ret;
-	char *path, *slash;
-	size_t n = strlen(sub);
-
-	if (n >= sizeof(rel))
-		return kh_error_set(c->err, KH_EINVAL, sub, "path too long");
-	memcpy(rel, sub, n + 1);
-	while (n > 1 && rel[n - 1] == '/')
-		rel[--n] = '\0';
-	path = kh_walk_join(c->root, rel);
-	if (!path)
-		return kh_error_set(c->err, KH_ENOMEM, NULL, "out of memory");
-	/* Like find, follow a symlink given as the starting point. */
-	ret = 0;
-	if (stat(path, &st) < 0) {
-		if (required || errno != ENOENT)
-			ret = kh_error_sys(c->err, errno, path,
-					   "cannot read directory");
-		free(path);
-		return ret;
-	}
-	if (!S_ISDIR(st.st_mode))
-		ret = kh_error_set(c->err, KH_EINVAL, path, "not a directory");
-	free(path);
-	if (ret < 0)
-		return ret;
-	rfd = open(c->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rfd < 0)
-		return kh_error_sys(c->err, errno, c->root, "cannot open tree");
-	/* Descend through the intermediate components of sub ("arch/x86"). */
-	pfd = rfd;
-	slash = strrchr(rel, '/');
-	if (slash) {
-		*slash = '\0';
-		pfd = openat(rfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		*slash = '/';
-		if (pfd < 0) {
-			ret = kh_error_sys(c->err, errno, c->root,
-					   "cannot open %s", rel);
-			close(rfd);
-			return ret;
-		}
-	}
-	ret = kh_walk_dir(c, pfd, rel, n, 0);
-	if (pfd != rfd)
-		close(pfd);
-	close(rfd);
-	return ret;
-}
-
-int kh_walk_tree(const char *root, const char *sub, int tree, int required,
-		 struct kh_walk_list *list, struct kh_error *err)
-{
-	struct kh_walk_ctx c = { root, tree, list, NULL, err };
-
-	return kh_walk_start(&c, sub, required);
-}
-
-/* Walk one unit: a subdirectory found at a top level. */
-static void kh_walk_unit_run(struct kh_walk_unit *u)
-{
-	struct kh_walk_ctx c = { u->root, u->tree, &u->list, NULL, &u->err };
-	char rel[PATH_MAX];
-	char *slash;
-	int pfd;
-
-	/* Units are below a top level, so rel always has a parent. */
-	snprintf(rel, sizeof(rel), "%s", u->rel);
-	slash = strrchr(rel, '/');
-	*slash = '\0';
-	pfd = openat(AT_FDCWD, c.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (pfd >= 0) {
-		int dfd = openat(pfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		close(pfd);
-		pfd = dfd;
-	}
-	*slash = '/';
-	if (pfd < 0) {
-		kh_walk_fail(&c, errno, rel, "cannot read directory");
-		return;
-	}
-	kh_walk_dir(&c, pfd, rel, strlen(rel), O_NOFOLLOW);
-	close(pfd);
-}
-
-static void *kh_walk_worker(void *arg)
-{
-	struct kh_walk_units *u = arg;
-
-	for (;;) {
-		size_t i;
-
-		pthread_mutex_lock(&u->lock);
-		i = u->next++;
-		pthread_mutex_unlock(&u->lock);
-		if (i >= u->n)
-			return NULL;
-		kh_walk_unit_run(&u->v[i]);
-	}
-}
-
-/* Move every entry of from to the end of to. */
+/* Move every entry of from, and its strings, to the end of to. */
 static int kh_walk_append(struct kh_walk_list *to, struct kh_walk_list *from,
 			  struct kh_error *err)
 {
+	struct kh_walk_chunk **tail;
+
 	if (to->n + from->n > to->cap) {
 		size_t cap = to->n + from->n + 1024;
 		void *v = realloc(to->v, cap * sizeof(*to->v));
@@ -386,55 +153,555 @@ static int kh_walk_append(struct kh_walk_list *to, struct kh_walk_list *from,
 	if (from->n)
 		memcpy(to->v + to->n, from->v, from->n * sizeof(*from->v));
 	to->n += from->n;
+	/* to's current chunk stays first: it may have room left. */
+	for (tail = &from->arena; *tail; tail = &(*tail)->next)
+		;
+	if (to->arena) {
+		*tail = to->arena->next;
+		to->arena->next = from->arena;
+	} else {
+		to->arena = from->arena;
+	}
 	free(from->v);
 	from->v = NULL;
 	from->n = from->cap = 0;
+	from->arena = NULL;
 	return 0;
+}
+
+/* ---- the walk --------------------------------------------------------- *
+ *
+ * Directories are read with getdents64 into a buffer per depth, and
+ * only header names (and names of unknown type) are stat'ed: a name
+ * the directory calls a directory is opened as one (O_NOFOLLOW, so a
+ * symlink is never followed), which is also how a race that replaced
+ * it is noticed.
+ *
+ * With more than one thread, a directory's subdirectories become units
+ * on a shared stack; a thread that finds the stack full (each unit
+ * holds an open descriptor) descends at once instead. To report the
+ * first error in walk order whatever the timing, every position has a
+ * key: the root's number, then the index of each name on the way in
+ * its directory's listing, all plus one. The smallest key wins.
+ */
+
+#define KH_WALK_BUF (32 * 1024)
+#define KH_WALK_MAX_PENDING 128
+#define KH_WALK_MAX_DEPTH (PATH_MAX / 2 + 2)
+
+struct kh_walk_rootx {
+	const char *root;
+	size_t rootlen;
+	int tree;
+};
+
+/* A directory to read, already open. key[0..klen) is its position;
+ * rel (its path in the archive) follows in the same allocation. */
+struct kh_walk_unit {
+	struct kh_walk_unit *next;
+	const struct kh_walk_rootx *root;
+	int fd;
+	size_t rlen, klen;
+	size_t *key;
+	char *rel;
+};
+
+struct kh_walk_shared {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct kh_walk_unit *stack;
+	size_t pending;            /* units on the stack */
+	int busy;                  /* threads running a unit */
+	int defer;                 /* hand subdirectories out at all */
+};
+
+/* One thread's walk. */
+struct kh_walk_ctx {
+	struct kh_walk_shared *sh;
+	struct kh_walk_list list;
+	const struct kh_walk_rootx *root;
+	struct kh_error err;       /* the error being reported */
+	int noted;                 /* err is in best already */
+	struct kh_error best;      /* the first error in walk order */
+	size_t *bkey, bklen;
+	size_t key[KH_WALK_MAX_DEPTH];
+	char *bufs[KH_WALK_MAX_DEPTH];  /* getdents buffers, by depth */
+	char rel[PATH_MAX];
+};
+
+static int kh_walk_keycmp(const size_t *a, size_t na, const size_t *b,
+			  size_t nb)
+{
+	for (size_t i = 0; i < na && i < nb; i++)
+		if (a[i] != b[i])
+			return a[i] < b[i] ? -1 : 1;
+	return na < nb ? -1 : na > nb;
+}
+
+/* Keep c->err, found at position key[0..klen), if it is the first. */
+static void kh_walk_note(struct kh_walk_ctx *c, const size_t *key,
+			 size_t klen)
+{
+	c->noted = 1;
+	if (c->best.code &&
+	    kh_walk_keycmp(key, klen, c->bkey, c->bklen) >= 0)
+		return;
+	if (c->bklen < klen || !c->bkey) {
+		size_t *k = realloc(c->bkey, (klen ? klen : 1) * sizeof(*k));
+
+		if (!k) {
+			/* Cannot order it: keep the first we had. */
+			if (!c->best.code)
+				c->best = c->err;
+			return;
+		}
+		c->bkey = k;
+	}
+	memcpy(c->bkey, key, klen * sizeof(*key));
+	c->bklen = klen;
+	c->best = c->err;
+}
+
+static int kh_walk_fail(struct kh_walk_ctx *c, int errnum, const char *rel,
+			const char *what)
+{
+	char *path = kh_walk_join(c->root->root, rel);
+	int ret;
+
+	if (errnum)
+		ret = kh_error_sys(&c->err, errnum, path ? path : rel, "%s",
+				   what);
+	else
+		ret = kh_error_set(&c->err, KH_EINVAL, path ? path : rel,
+				   "%s", what);
+	free(path);
+	return ret;
+}
+
+static int kh_walk_dir(struct kh_walk_ctx *c, int dfd, size_t rlen,
+		       size_t klen, size_t depth);
+
+/* Put directory rel (open as fd, position key[0..klen)) on the stack.
+ * 1 when it is there, 0 when the caller must walk it now. */
+static int kh_walk_defer(struct kh_walk_ctx *c, int fd, size_t rlen,
+			 size_t klen)
+{
+	struct kh_walk_shared *sh = c->sh;
+	struct kh_walk_unit *u;
+
+	if (!sh->defer)
+		return 0;
+	/* Unlocked: a stale count only moves the limit a little. */
+	if (__atomic_load_n(&sh->pending, __ATOMIC_RELAXED) >=
+	    KH_WALK_MAX_PENDING)
+		return 0;
+	u = malloc(sizeof(*u) + klen * sizeof(size_t) + rlen + 1);
+	if (!u)
+		return 0;    /* walking it now needs no memory */
+	u->root = c->root;
+	u->fd = fd;
+	u->rlen = rlen;
+	u->klen = klen;
+	u->key = (size_t *)(u + 1);
+	memcpy(u->key, c->key, klen * sizeof(size_t));
+	u->rel = (char *)(u->key + klen);
+	memcpy(u->rel, c->rel, rlen + 1);
+	pthread_mutex_lock(&sh->lock);
+	u->next = sh->stack;
+	sh->stack = u;
+	__atomic_add_fetch(&sh->pending, 1, __ATOMIC_RELAXED);
+	pthread_cond_signal(&sh->cond);
+	pthread_mutex_unlock(&sh->lock);
+	return 1;
+}
+
+/* Directory c->rel[0..rlen), open as fd: hand it out or walk it now.
+ * Its position is key[0..klen); fd is closed either way. */
+static int kh_walk_subdir(struct kh_walk_ctx *c, int fd, size_t rlen,
+			  size_t klen, size_t depth)
+{
+	int ret;
+
+	if (kh_walk_defer(c, fd, rlen, klen))
+		return 0;
+	ret = kh_walk_dir(c, fd, rlen, klen, depth + 1);
+	close(fd);
+	return ret;
+}
+
+static int kh_walk_opendir(int dfd, const char *name)
+{
+	return openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		      O_CLOEXEC);
+}
+
+/* What to do with a name that is not a directory. */
+static int kh_walk_file(struct kh_walk_ctx *c, size_t rlen, int header,
+			const struct stat *st)
+{
+	const struct kh_walk_rootx *r = c->root;
+	char *rel = c->rel;
+	size_t silly;
+
+	if (!header || !strcmp(rel, "include/generated/utsversion.h"))
+		return 0;
+	if ((silly = kh_walk_silly_end(rel)) != 0)
+		/* Upstream copies silly-rename files and excludes them only
+		 * when archiving, so their directories stay listed. */
+		return kh_walk_push(&c->list, r->root, r->rootlen, rel, silly,
+				    NULL, r->tree, &c->err);
+	if (S_ISREG(st->st_mode) || S_ISLNK(st->st_mode))
+		return kh_walk_push(&c->list, r->root, r->rootlen, rel, rlen,
+				    st, r->tree, &c->err);
+	return kh_walk_fail(c, 0, rel, "is neither a regular file nor a "
+			    "symlink");
+}
+
+/* Consider one directory entry; descend into real directories. Its
+ * position is key[0..klen). */
+static int kh_walk_one(struct kh_walk_ctx *c, int dfd, size_t rlen,
+		       const char *name, unsigned char type, size_t klen,
+		       size_t depth)
+{
+	size_t nlen = strlen(name);
+	int header = kh_walk_is_header(name);
+	char *rel = c->rel;
+	struct stat st;
+	int fd, ret;
+
+	if (type != DT_UNKNOWN && type != DT_DIR && !header)
+		return 0;
+	if (rlen + 1 + nlen >= PATH_MAX)
+		return kh_error_set(&c->err, KH_EINVAL, c->root->root,
+				    "path too long below %s", rel);
+	rel[rlen] = '/';
+	memcpy(rel + rlen + 1, name, nlen + 1);
+	if (type == DT_DIR) {
+		/* A silly-rename directory is excluded, not an error,
+		 * whatever its name: descend to find what upstream would
+		 * have copied. */
+		if (header && !kh_walk_silly_end(rel)) {
+			ret = kh_walk_fail(c, 0, rel, "is a directory named "
+					   "like a header; upstream would "
+					   "archive it empty");
+			goto out;
+		}
+		fd = kh_walk_opendir(dfd, name);
+		if (fd >= 0) {
+			ret = kh_walk_subdir(c, fd, rlen + 1 + nlen, klen,
+					     depth);
+			goto out;
+		}
+		/* Gone or replaced since the listing: look again, to say
+		 * what stat says, as for any other name. */
+		if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP) {
+			ret = kh_walk_fail(c, errno, rel,
+					   "cannot read directory");
+			goto out;
+		}
+	}
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		/* Listed a moment ago: someone is changing the tree. */
+		ret = errno == ENOENT ?
+			kh_walk_fail(c, 0, rel, "changed while kheaders was "
+				     "reading it; run again once the tree is "
+				     "quiet") :
+			kh_walk_fail(c, errno, rel, "cannot stat");
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode) && header && !kh_walk_silly_end(rel)) {
+		ret = kh_walk_fail(c, 0, rel, "is a directory named like a "
+				   "header; upstream would archive it empty");
+	} else if (S_ISDIR(st.st_mode)) {
+		fd = kh_walk_opendir(dfd, name);
+		ret = fd < 0 ? kh_walk_fail(c, errno, rel,
+					    "cannot read directory")
+			     : kh_walk_subdir(c, fd, rlen + 1 + nlen, klen,
+					      depth);
+	} else {
+		ret = kh_walk_file(c, rlen + 1 + nlen, header, &st);
+	}
+out:
+	rel[rlen] = '\0';
+	return ret;
+}
+
+/* Read directory c->rel[0..rlen), open as dfd; its names' positions
+ * are key[0..klen] with key[klen] their index plus one. */
+static int kh_walk_dir(struct kh_walk_ctx *c, int dfd, size_t rlen,
+		       size_t klen, size_t depth)
+{
+	size_t index = 0;
+	char *buf;
+
+	if (depth >= KH_WALK_MAX_DEPTH || klen + 1 >= KH_WALK_MAX_DEPTH) {
+		kh_error_set(&c->err, KH_EINVAL, c->root->root,
+			     "path too long below %s", c->rel);
+		kh_walk_note(c, c->key, klen);
+		return c->err.code;
+	}
+	buf = c->bufs[depth];
+	if (!buf && !(buf = c->bufs[depth] = malloc(KH_WALK_BUF))) {
+		kh_error_set(&c->err, KH_ENOMEM, NULL, "out of memory");
+		kh_walk_note(c, c->key, klen);
+		return c->err.code;
+	}
+	for (;;) {
+		ssize_t n = getdents64(dfd, buf, KH_WALK_BUF);
+
+		if (n < 0) {
+			kh_walk_fail(c, errno, c->rel,
+				     "cannot read directory");
+			c->key[klen] = index + 1;
+			kh_walk_note(c, c->key, klen + 1);
+			return c->err.code;
+		}
+		if (n == 0)
+			return 0;
+		for (size_t off = 0; off < (size_t)n;) {
+			const struct dirent64 *d = (const void *)(buf + off);
+			const char *name = d->d_name;
+			int ret;
+
+			off += d->d_reclen;
+			if (name[0] == '.' && (!name[1] ||
+					       (name[1] == '.' && !name[2])))
+				continue;
+			c->key[klen] = ++index;
+			ret = kh_walk_one(c, dfd, rlen, name, d->d_type,
+					  klen + 1, depth);
+			if (ret < 0) {
+				if (!c->noted)
+					kh_walk_note(c, c->key, klen + 1);
+				return ret;
+			}
+		}
+	}
+}
+
+static void kh_walk_unit_run(struct kh_walk_ctx *c, struct kh_walk_unit *u)
+{
+	c->root = u->root;
+	memcpy(c->rel, u->rel, u->rlen + 1);
+	memcpy(c->key, u->key, u->klen * sizeof(size_t));
+	c->noted = 0;
+	kh_walk_dir(c, u->fd, u->rlen, u->klen, 0);
+	close(u->fd);
+	free(u);
+}
+
+static void kh_walk_run(struct kh_walk_ctx *c)
+{
+	struct kh_walk_shared *sh = c->sh;
+
+	pthread_mutex_lock(&sh->lock);
+	for (;;) {
+		struct kh_walk_unit *u;
+
+		while (!sh->stack && sh->busy)
+			pthread_cond_wait(&sh->cond, &sh->lock);
+		if (!sh->stack)
+			break;
+		u = sh->stack;
+		sh->stack = u->next;
+		__atomic_sub_fetch(&sh->pending, 1, __ATOMIC_RELAXED);
+		sh->busy++;
+		pthread_mutex_unlock(&sh->lock);
+		kh_walk_unit_run(c, u);
+		pthread_mutex_lock(&sh->lock);
+		sh->busy--;
+	}
+	/* Nothing left, nobody to add more: wake the others to leave. */
+	pthread_cond_broadcast(&sh->cond);
+	pthread_mutex_unlock(&sh->lock);
+}
+
+static void *kh_walk_worker(void *arg)
+{
+	kh_walk_run(arg);
+	return NULL;
+}
+
+static struct kh_walk_ctx *kh_walk_ctx_new(struct kh_walk_shared *sh)
+{
+	struct kh_walk_ctx *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	/* Not all of it: key, bufs and rel are large, set as used. */
+	memset(c, 0, offsetof(struct kh_walk_ctx, key));
+	memset(c->bufs, 0, sizeof(c->bufs));
+	c->sh = sh;
+	return c;
+}
+
+static void kh_walk_ctx_free(struct kh_walk_ctx *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < KH_WALK_MAX_DEPTH && c->bufs[i]; i++)
+		free(c->bufs[i]);
+	free(c->bkey);
+	kh_walk_list_release(&c->list);
+	free(c);
+}
+
+/* Check root/sub and put it on the stack as a unit at position
+ * key[0..1); errors go to c->err. */
+static int kh_walk_start(struct kh_walk_ctx *c, const char *sub,
+			 int required)
+{
+	char *rel = c->rel;
+	struct stat st;
+	int rfd, pfd, fd, ret;
+	char *path, *slash;
+	const char *name;
+	size_t n = strlen(sub);
+
+	if (n >= sizeof(c->rel))
+		return kh_error_set(&c->err, KH_EINVAL, sub, "path too long");
+	memcpy(rel, sub, n + 1);
+	while (n > 1 && rel[n - 1] == '/')
+		rel[--n] = '\0';
+	path = kh_walk_join(c->root->root, rel);
+	if (!path)
+		return kh_error_set(&c->err, KH_ENOMEM, NULL, "out of memory");
+	/* Like find, follow a symlink given as the starting point. */
+	ret = 0;
+	if (stat(path, &st) < 0) {
+		if (required || errno != ENOENT)
+			ret = kh_error_sys(&c->err, errno, path,
+					   "cannot read directory");
+		free(path);
+		return ret;
+	}
+	if (!S_ISDIR(st.st_mode))
+		ret = kh_error_set(&c->err, KH_EINVAL, path,
+				   "not a directory");
+	free(path);
+	if (ret < 0)
+		return ret;
+	rfd = open(c->root->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return kh_error_sys(&c->err, errno, c->root->root,
+				    "cannot open tree");
+	/* Descend through the intermediate components of sub ("arch/x86"). */
+	pfd = rfd;
+	slash = strrchr(rel, '/');
+	if (slash) {
+		*slash = '\0';
+		pfd = openat(rfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		*slash = '/';
+		if (pfd < 0) {
+			ret = kh_error_sys(&c->err, errno, c->root->root,
+					   "cannot open %s", rel);
+			close(rfd);
+			return ret;
+		}
+	}
+	name = slash ? slash + 1 : rel;
+	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		ret = kh_walk_fail(c, errno, rel, "cannot read directory");
+	else if (!kh_walk_defer(c, fd, n, 1)) {
+		ret = kh_walk_dir(c, fd, n, 1, 0);
+		close(fd);
+	}
+	if (pfd != rfd)
+		close(pfd);
+	close(rfd);
+	return ret;
 }
 
 int kh_walk_trees(const struct kh_walk_root *roots, size_t nroots,
 		  int threads, struct kh_walk_list *list, struct kh_error *err)
 {
-	struct kh_walk_units u = { 0 };
+	struct kh_walk_shared sh = { .defer = threads > 1 };
+	struct kh_walk_ctx *ctx[KH_WALK_MAX_THREADS] = { NULL };
+	struct kh_walk_rootx *rx;
 	pthread_t tid[KH_WALK_MAX_THREADS];
 	int started = 0, ret = 0;
+	struct kh_walk_ctx *c;
 
-	pthread_mutex_init(&u.lock, NULL);
-	/* The top levels, sequentially; their subdirectories are units. */
-	for (size_t i = 0; ret == 0 && i < nroots; i++) {
-		struct kh_walk_ctx c = { roots[i].root, roots[i].tree, list,
-					 &u, err };
-
-		ret = kh_walk_start(&c, roots[i].sub, roots[i].required);
-	}
 	if (threads > KH_WALK_MAX_THREADS)
 		threads = KH_WALK_MAX_THREADS;
+	if (threads < 1)
+		threads = 1;
+	rx = calloc(nroots ? nroots : 1, sizeof(*rx));
+	c = ctx[0] = kh_walk_ctx_new(&sh);
+	if (!rx || !c) {
+		free(rx);
+		kh_walk_ctx_free(c);
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	}
+	pthread_mutex_init(&sh.lock, NULL);
+	pthread_cond_init(&sh.cond, NULL);
+	/* The roots' starts, in order; their directories are units (or,
+	 * on one thread, walked at once). */
+	for (size_t i = 0; i < nroots; i++) {
+		rx[i].root = roots[i].root;
+		rx[i].rootlen = strlen(roots[i].root);
+		rx[i].tree = roots[i].tree;
+		c->root = &rx[i];
+		c->key[0] = i + 1;
+		c->noted = 0;
+		if (kh_walk_start(c, roots[i].sub, roots[i].required) < 0 &&
+		    !c->noted) {
+			c->key[1] = 0;
+			kh_walk_note(c, c->key, 2);
+		}
+	}
 	/* The calling thread works too. */
-	for (int t = 0; ret == 0 && t < threads - 1 && (size_t)t + 1 < u.n;
-	     t++) {
-		if (pthread_create(&tid[t], NULL, kh_walk_worker, &u))
+	for (int t = 1; t < threads && sh.stack; t++) {
+		if (!(ctx[t] = kh_walk_ctx_new(&sh)))
+			break;
+		if (pthread_create(&tid[t - 1], NULL, kh_walk_worker,
+				   ctx[t])) {
+			kh_walk_ctx_free(ctx[t]);
+			ctx[t] = NULL;
 			break;   /* fewer threads is slower, never wrong */
+		}
 		started++;
 	}
-	if (ret == 0)
-		kh_walk_worker(&u);
+	kh_walk_run(c);
 	for (int t = 0; t < started; t++)
 		pthread_join(tid[t], NULL);
-	/* Report the first failing unit in walk order, so that the
-	 * message does not depend on thread timing. */
-	for (size_t i = 0; i < u.n; i++) {
-		if (ret == 0 && u.v[i].err.code) {
-			*err = u.v[i].err;
-			ret = err->code;
+	/* The first error in walk order, and every entry otherwise. */
+	for (int t = 0; t <= started; t++) {
+		struct kh_walk_ctx *w = ctx[t];
+
+		if (w->best.code && (!c->best.code ||
+				     kh_walk_keycmp(w->bkey, w->bklen,
+						    c->bkey, c->bklen) < 0)) {
+			c->best = w->best;
+			/* Only its order matters from now on. */
+			free(c->bkey);
+			c->bkey = w->bkey;
+			c->bklen = w->bklen;
+			w->bkey = NULL;
 		}
-		if (ret == 0)
-			ret = kh_walk_append(list, &u.v[i].list, err);
-		kh_walk_list_release(&u.v[i].list);
-		free(u.v[i].rel);
 	}
-	free(u.v);
-	pthread_mutex_destroy(&u.lock);
+	if (c->best.code) {
+		*err = c->best;
+		ret = err->code;
+	}
+	for (int t = 0; t <= started; t++) {
+		if (ret == 0)
+			ret = kh_walk_append(list, &ctx[t]->list, err);
+		kh_walk_ctx_free(ctx[t]);
+	}
+	pthread_cond_destroy(&sh.cond);
+	pthread_mutex_destroy(&sh.lock);
+	free(rx);
 	return ret;
+}
+
+int kh_walk_tree(const char *root, const char *sub, int tree, int required,
+		 struct kh_walk_list *list, struct kh_error *err)
+{
+	struct kh_walk_root r = { root, sub, tree, required };
+
+	return kh_walk_trees(&r, 1, 1, list, err);
 }
 
 int kh_walk_pathcmp(const char *a, const char *b)
@@ -473,12 +740,10 @@ void kh_walk_finish(struct kh_walk_list *list)
 		qsort(list->v, list->n, sizeof(*list->v), kh_walk_cmp);
 	for (size_t i = 0; i < list->n; i++) {
 		/* Equal paths are adjacent, srctree first: keep the last. */
-		if (i + 1 < list->n && !strcmp(list->v[i].rel,
-					       list->v[i + 1].rel)) {
-			free(list->v[i].rel);
-			free(list->v[i].path);
-			continue;
-		}
+		if (i + 1 < list->n && list->v[i].rlen == list->v[i + 1].rlen &&
+		    !memcmp(list->v[i].rel, list->v[i + 1].rel,
+			    list->v[i].rlen))
+			continue;   /* its strings go with the arena */
 		list->v[out++] = list->v[i];
 	}
 	list->n = out;
@@ -486,9 +751,11 @@ void kh_walk_finish(struct kh_walk_list *list)
 
 void kh_walk_list_release(struct kh_walk_list *list)
 {
-	for (size_t i = 0; i < list->n; i++) {
-		free(list->v[i].rel);
-		free(list->v[i].path);
+	while (list->arena) {
+		struct kh_walk_chunk *next = list->arena->next;
+
+		free(list->arena);
+		list->arena = next;
 	}
 	free(list->v);
 	list->v = NULL;

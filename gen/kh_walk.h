@@ -27,6 +27,7 @@ enum kh_walk_type {
 struct kh_walk_entry {
 	char *rel;            /* archive path without "./": include/x.h */
 	char *path;           /* where to read it: TREE/include/x.h */
+	size_t rlen;          /* strlen(rel) */
 	enum kh_walk_type type;
 	int tree;             /* 0 srctree, 1 objtree */
 	off_t size;
@@ -34,12 +35,17 @@ struct kh_walk_entry {
 	ino_t ino;
 };
 
+struct kh_walk_chunk;
+
+/* The strings of the entries live in the list's arena: path, with rel
+ * its tail, in one allocation per many entries. */
 struct kh_walk_list {
 	struct kh_walk_entry *v;
 	size_t n, cap;
+	struct kh_walk_chunk *arena;
 };
 
-#define KH_WALK_LIST_INIT { NULL, 0, 0 }
+#define KH_WALK_LIST_INIT { NULL, 0, 0, NULL }
 
 /* Add every selected header below root/sub to list. A missing root/sub
  * is an error only when required is set. */
@@ -56,11 +62,12 @@ struct kh_walk_root {
 	int required;
 };
 
-/* kh_walk_tree over several roots, with the subdirectories of their top
- * levels shared among threads (stat calls dominate a no-op run, and
- * they parallelise). The list's order is unspecified until
- * kh_walk_finish; an error is the first one in walk order, whatever
- * the timing. */
+/* kh_walk_tree over several roots, with their directories shared among
+ * threads (stat calls dominate a no-op run, and they parallelise): a
+ * thread that reads a directory hands its subdirectories out. The
+ * list's order is unspecified until kh_walk_finish; an error is the
+ * first one in walk order (depth first, each directory in the order it
+ * lists its names, the roots in order), whatever the timing. */
 int kh_walk_trees(const struct kh_walk_root *roots, size_t nroots,
 		  int threads, struct kh_walk_list *list,
 		  struct kh_error *err);
