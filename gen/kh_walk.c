@@ -723,10 +723,50 @@ int kh_walk_pathcmp(const char *a, const char *b)
 	}
 }
 
+/* Index of the first byte where a and b differ, or n. Eight bytes at
+ * a time: sorted paths share long prefixes. */
+static size_t kh_walk_mismatch(const char *a, const char *b, size_t n)
+{
+	size_t i = 0;
+
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+	__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, y;
+
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			return i + (size_t)__builtin_ctzll(x ^ y) / 8;
+	}
+#endif
+	while (i < n && a[i] == b[i])
+		i++;
+	return i;
+}
+
+/* kh_walk_pathcmp on strings of known lengths. */
+static int kh_walk_pathcmpn(const char *a, size_t la, const char *b,
+			    size_t lb)
+{
+	size_t n = la < lb ? la : lb, i = kh_walk_mismatch(a, b, n);
+	unsigned ca, cb;
+
+	if (i == n)
+		return la < lb ? -1 : la > lb;
+	ca = (unsigned char)a[i];
+	cb = (unsigned char)b[i];
+	if (ca == '/')
+		return -1;
+	if (cb == '/')
+		return 1;
+	return ca < cb ? -1 : 1;
+}
+
 static int kh_walk_cmp(const void *pa, const void *pb)
 {
 	const struct kh_walk_entry *a = pa, *b = pb;
-	int c = kh_walk_pathcmp(a->rel, b->rel);
+	int c = kh_walk_pathcmpn(a->rel, a->rlen, b->rel, b->rlen);
 
 	return c ? c : a->tree - b->tree;
 }
