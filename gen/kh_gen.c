@@ -193,11 +193,9 @@ static struct kh_state_input *kh_gen_input(struct kh_state *st,
 	in->size = e->type == KH_WALK_PARENTS ? 0 : (long long)e->size;
 	in->mtime_ns = e->type == KH_WALK_PARENTS ? 0 : e->mtime_ns;
 	in->ino = e->type == KH_WALK_PARENTS ? 0 : (unsigned long long)e->ino;
-	in->rel = strdup(e->rel);
-	if (!in->rel) {
-		kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
-		return NULL;
-	}
+	/* The walk list outlives the state being built. */
+	in->rel = e->rel;
+	in->rel_borrowed = 1;
 	return in;
 }
 

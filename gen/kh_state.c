@@ -55,35 +55,42 @@ static int kh_state_xdigit(char c)
 	return -1;
 }
 
-char *kh_state_unescape(const char *s)
+/* Unescape s in place (the result is never longer); -1 if malformed. */
+static int kh_state_unescape_in(char *s)
 {
-	char *out = malloc(strlen(s) + 1), *p = out;
+	char *p = s;
 
-	if (!out)
-		return NULL;
-	if (!strcmp(s, "%")) {
-		*out = '\0';
-		return out;
+	if (s[0] == '%' && !s[1]) {
+		*s = '\0';
+		return 0;
 	}
 	while (*s) {
 		if (*s == '%') {
 			int hi = kh_state_xdigit(s[1]);
 			int lo = hi < 0 ? -1 : kh_state_xdigit(s[2]);
 
-			if (lo < 0 || (hi == 0 && lo == 0)) {
-				free(out);
-				return NULL;
-			}
+			if (lo < 0 || (hi == 0 && lo == 0))
+				return -1;
 			*p++ = (char)(hi << 4 | lo);
 			s += 3;
 		} else if (kh_state_plain((unsigned char)*s)) {
 			*p++ = *s++;
 		} else {
-			free(out);
-			return NULL;
+			return -1;
 		}
 	}
 	*p = '\0';
+	return 0;
+}
+
+char *kh_state_unescape(const char *s)
+{
+	char *out = strdup(s);
+
+	if (out && kh_state_unescape_in(out) < 0) {
+		free(out);
+		return NULL;
+	}
 	return out;
 }
 
@@ -154,10 +161,12 @@ void kh_state_release(struct kh_state *st)
 		free(st->out[i].path);
 	}
 	for (size_t i = 0; i < st->nin; i++) {
-		free(st->in[i].rel);
+		if (!st->in[i].rel_borrowed)
+			free(st->in[i].rel);
 		free(st->in[i].target);
 	}
 	free(st->in);
+	free(st->text);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -345,8 +354,11 @@ static int kh_state_parse_input(struct kh_state *st, char **f, size_t n,
 	in->size = size;
 	in->mtime_ns = mtime;
 	in->ino = (unsigned long long)ino;
-	if (!(in->rel = kh_state_unescape(f[7])))
+	/* In place: the text stays with st. */
+	if (kh_state_unescape_in(f[7]) < 0)
 		return KH_EINVAL;
+	in->rel = f[7];
+	in->rel_borrowed = 1;
 	if (in->type == 'f')
 		return kh_hash_unhex(f[6], in->hash, KH_XXH128_LEN) < 0 ?
 			KH_EINVAL : 0;
@@ -449,14 +461,16 @@ static int kh_state_slurp(int fd, const char *path, char **buf, size_t *len,
 	return 0;
 }
 
-/* Parse buf[0..len) in place (buf[len] must be writable); on failure
- * st is released. */
+/* Parse buf[0..len) in place (buf[len] must be writable) into the
+ * empty st, which takes buf; on failure st is released. */
 static int kh_state_parse_buf(char *buf, size_t len, const char *name,
 			      struct kh_state *st, struct kh_error *err)
 {
 	size_t lineno = 0;
 	char *line, *end;
 	int ended = 0, ret = 0;
+
+	st->text = buf;
 
 	for (line = buf; ret == 0 && line < buf + len; line = end + 1) {
 		lineno++;
@@ -485,15 +499,12 @@ int kh_state_parse(const char *text, size_t len, const char *name,
 		   struct kh_state *st, struct kh_error *err)
 {
 	char *buf = malloc(len + 1);
-	int ret;
 
 	if (!buf)
 		return kh_error_set(err, KH_ENOMEM, name, "out of memory");
 	memcpy(buf, text, len);
 	buf[len] = '\0';
-	ret = kh_state_parse_buf(buf, len, name, st, err);
-	free(buf);
-	return ret;
+	return kh_state_parse_buf(buf, len, name, st, err);
 }
 
 int kh_state_load(const char *path, struct kh_state *st, int *found,
@@ -513,7 +524,5 @@ int kh_state_load(const char *path, struct kh_state *st, int *found,
 	close(fd);
 	if (ret < 0)
 		return ret;
-	ret = kh_state_parse_buf(buf, len, path, st, err);
-	free(buf);
-	return ret;
+	return kh_state_parse_buf(buf, len, path, st, err);
 }

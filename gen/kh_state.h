@@ -38,6 +38,9 @@ struct kh_state_input {
 	unsigned long long ino;
 	unsigned char hash[KH_XXH128_LEN];   /* 'f' */
 	char *target;                        /* 'l' */
+	/* rel belongs to someone else, who keeps it as long as the
+	 * state: the text it was parsed from, a walk list. Not freed. */
+	int rel_borrowed;
 };
 
 struct kh_state_output {
@@ -57,6 +60,7 @@ struct kh_state {
 	size_t nout;
 	struct kh_state_input *in;
 	size_t nin, cap;
+	char *text;                     /* parsed text, owned: parsed rels */
 };
 
 #define KH_STATE_INIT { 0 }
@@ -90,7 +94,8 @@ int kh_state_add_output(struct kh_state *st, const char *role,
 			struct kh_error *err);
 
 /* Append an empty input and return it (rel and target copied by the
- * caller into malloc'ed strings owned by st). */
+ * caller into malloc'ed strings owned by st, or rel borrowed: see
+ * rel_borrowed). */
 struct kh_state_input *kh_state_add_input(struct kh_state *st,
 					  struct kh_error *err);
 

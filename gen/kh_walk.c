@@ -279,7 +279,7 @@ static int kh_walk_fail(struct kh_walk_ctx *c, int errnum, const char *rel,
 }
 
 static int kh_walk_dir(struct kh_walk_ctx *c, int dfd, size_t rlen,
-		       size_t klen, size_t depth);
+		       size_t klen, size_t depth, int silly);
 
 /* Put directory rel (open as fd, position key[0..klen)) on the stack.
  * 1 when it is there, 0 when the caller must walk it now. */
@@ -316,15 +316,16 @@ static int kh_walk_defer(struct kh_walk_ctx *c, int fd, size_t rlen,
 }
 
 /* Directory c->rel[0..rlen), open as fd: hand it out or walk it now.
- * Its position is key[0..klen); fd is closed either way. */
+ * Its position is key[0..klen); fd is closed either way. silly: a
+ * component of its path is a silly-rename name. */
 static int kh_walk_subdir(struct kh_walk_ctx *c, int fd, size_t rlen,
-			  size_t klen, size_t depth)
+			  size_t klen, size_t depth, int silly)
 {
 	int ret;
 
 	if (kh_walk_defer(c, fd, rlen, klen))
 		return 0;
-	ret = kh_walk_dir(c, fd, rlen, klen, depth + 1);
+	ret = kh_walk_dir(c, fd, rlen, klen, depth + 1, silly);
 	close(fd);
 	return ret;
 }
@@ -337,19 +338,18 @@ static int kh_walk_opendir(int dfd, const char *name)
 
 /* What to do with a name that is not a directory. */
 static int kh_walk_file(struct kh_walk_ctx *c, size_t rlen, int header,
-			const struct stat *st)
+			int silly, const struct stat *st)
 {
 	const struct kh_walk_rootx *r = c->root;
 	char *rel = c->rel;
-	size_t silly;
 
 	if (!header || !strcmp(rel, "include/generated/utsversion.h"))
 		return 0;
-	if ((silly = kh_walk_silly_end(rel)) != 0)
+	if (silly && (silly = (int)kh_walk_silly_end(rel)) != 0)
 		/* Upstream copies silly-rename files and excludes them only
 		 * when archiving, so their directories stay listed. */
-		return kh_walk_push(&c->list, r->root, r->rootlen, rel, silly,
-				    NULL, r->tree, &c->err);
+		return kh_walk_push(&c->list, r->root, r->rootlen, rel,
+				    (size_t)silly, NULL, r->tree, &c->err);
 	if (S_ISREG(st->st_mode) || S_ISLNK(st->st_mode))
 		return kh_walk_push(&c->list, r->root, r->rootlen, rel, rlen,
 				    st, r->tree, &c->err);
@@ -358,10 +358,11 @@ static int kh_walk_file(struct kh_walk_ctx *c, size_t rlen, int header,
 }
 
 /* Consider one directory entry; descend into real directories. Its
- * position is key[0..klen). */
+ * position is key[0..klen); silly as for kh_walk_subdir, for rel's
+ * directory. */
 static int kh_walk_one(struct kh_walk_ctx *c, int dfd, size_t rlen,
 		       const char *name, unsigned char type, size_t klen,
-		       size_t depth)
+		       size_t depth, int silly)
 {
 	size_t nlen = strlen(name);
 	int header = kh_walk_is_header(name);
@@ -376,11 +377,13 @@ static int kh_walk_one(struct kh_walk_ctx *c, int dfd, size_t rlen,
 				    "path too long below %s", rel);
 	rel[rlen] = '/';
 	memcpy(rel + rlen + 1, name, nlen + 1);
+	/* From here on, for rel itself: is any component silly? */
+	silly = silly || kh_walk_silly(name, nlen);
 	if (type == DT_DIR) {
 		/* A silly-rename directory is excluded, not an error,
 		 * whatever its name: descend to find what upstream would
 		 * have copied. */
-		if (header && !kh_walk_silly_end(rel)) {
+		if (header && !silly) {
 			ret = kh_walk_fail(c, 0, rel, "is a directory named "
 					   "like a header; upstream would "
 					   "archive it empty");
@@ -389,7 +392,7 @@ static int kh_walk_one(struct kh_walk_ctx *c, int dfd, size_t rlen,
 		fd = kh_walk_opendir(dfd, name);
 		if (fd >= 0) {
 			ret = kh_walk_subdir(c, fd, rlen + 1 + nlen, klen,
-					     depth);
+					     depth, silly);
 			goto out;
 		}
 		/* Gone or replaced since the listing: look again, to say
@@ -409,7 +412,7 @@ static int kh_walk_one(struct kh_walk_ctx *c, int dfd, size_t rlen,
 			kh_walk_fail(c, errno, rel, "cannot stat");
 		goto out;
 	}
-	if (S_ISDIR(st.st_mode) && header && !kh_walk_silly_end(rel)) {
+	if (S_ISDIR(st.st_mode) && header && !silly) {
 		ret = kh_walk_fail(c, 0, rel, "is a directory named like a "
 				   "header; upstream would archive it empty");
 	} else if (S_ISDIR(st.st_mode)) {
@@ -417,9 +420,9 @@ static int kh_walk_one(struct kh_walk_ctx *c, int dfd, size_t rlen,
 		ret = fd < 0 ? kh_walk_fail(c, errno, rel,
 					    "cannot read directory")
 			     : kh_walk_subdir(c, fd, rlen + 1 + nlen, klen,
-					      depth);
+					      depth, silly);
 	} else {
-		ret = kh_walk_file(c, rlen + 1 + nlen, header, &st);
+		ret = kh_walk_file(c, rlen + 1 + nlen, header, silly, &st);
 	}
 out:
 	rel[rlen] = '\0';
@@ -429,7 +432,7 @@ out:
 /* Read directory c->rel[0..rlen), open as dfd; its names' positions
  * are key[0..klen] with key[klen] their index plus one. */
 static int kh_walk_dir(struct kh_walk_ctx *c, int dfd, size_t rlen,
-		       size_t klen, size_t depth)
+		       size_t klen, size_t depth, int silly)
 {
 	size_t index = 0;
 	char *buf;
@@ -469,7 +472,7 @@ static int kh_walk_dir(struct kh_walk_ctx *c, int dfd, size_t rlen,
 				continue;
 			c->key[klen] = ++index;
 			ret = kh_walk_one(c, dfd, rlen, name, d->d_type,
-					  klen + 1, depth);
+					  klen + 1, depth, silly);
 			if (ret < 0) {
 				if (!c->noted)
 					kh_walk_note(c, c->key, klen + 1);
@@ -485,7 +488,8 @@ static void kh_walk_unit_run(struct kh_walk_ctx *c, struct kh_walk_unit *u)
 	memcpy(c->rel, u->rel, u->rlen + 1);
 	memcpy(c->key, u->key, u->klen * sizeof(size_t));
 	c->noted = 0;
-	kh_walk_dir(c, u->fd, u->rlen, u->klen, 0);
+	kh_walk_dir(c, u->fd, u->rlen, u->klen, 0,
+		    kh_walk_silly_end(u->rel) != 0);
 	close(u->fd);
 	free(u);
 }
@@ -604,7 +608,8 @@ static int kh_walk_start(struct kh_walk_ctx *c, const char *sub,
 	if (fd < 0)
 		ret = kh_walk_fail(c, errno, rel, "cannot read directory");
 	else if (!kh_walk_defer(c, fd, n, 1)) {
-		ret = kh_walk_dir(c, fd, n, 1, 0);
+		ret = kh_walk_dir(c, fd, n, 1, 0,
+				  kh_walk_silly_end(rel) != 0);
 		close(fd);
 	}
 	if (pfd != rfd)
