@@ -268,31 +268,12 @@ static void kh_gen_tool_id(char *buf, size_t size)
 {
 	unsigned char h[KH_XXH128_LEN];
 	char hex[2 * KH_XXH128_LEN + 1] = "unknown";
-	FILE *fp = fopen("/proc/self/exe", "re");
-	char *data = NULL;
-	size_t len = 0, cap = 0, n;
+	struct kh_error err = KH_ERROR_INIT;
 
-	while (fp) {
-		if (len == cap) {
-			char *p = realloc(data, cap = cap ? cap * 2 : 1 << 20);
-
-			if (!p)
-				break;
-			data = p;
-		}
-		n = fread(data + len, 1, cap - len, fp);
-		len += n;
-		if (n == 0) {
-			if (!ferror(fp)) {
-				kh_hash_xxh128(data, len, h);
-				kh_hash_hex(h, KH_XXH128_LEN, hex);
-			}
-			break;
-		}
-	}
-	if (fp)
-		fclose(fp);
-	free(data);
+	/* Streamed through a small buffer: the same XXH3-128 as hashing
+	 * the whole binary at once, without fresh pages to hold it. */
+	if (kh_hash_file("/proc/self/exe", NULL, h, NULL, &err) == 0)
+		kh_hash_hex(h, KH_XXH128_LEN, hex);
 	snprintf(buf, size, "%s+%.16s", KH_VERSION, hex);
 }
 

@@ -467,52 +467,62 @@ static int kh_gen_check_outputs(const struct kh_gen_opts *o,
 	return 1;
 }
 
-/* Compare one input with its record; hash it again unless stat data
- * vouches for it. 1 same, 0 changed, <0 error. */
+/* Compare walk entry e with its record p; hash it again unless stat
+ * data vouches for it. 1 same (and p then holds this run's stat data),
+ * 0 changed, <0 error. */
 static int kh_gen_check_input(const struct kh_state *prev,
-			      const struct kh_state_input *p,
+			      struct kh_state_input *p,
 			      const struct kh_walk_entry *e,
-			      struct kh_state_input *in,
 			      struct kh_gen_result *res, struct kh_error *err)
 {
 	int racy = p->mtime_ns >= prev->started_ns - KH_GEN_RACY_NS;
+	char type = e->type == KH_WALK_FILE ? 'f'
+		  : e->type == KH_WALK_SYMLINK ? 'l' : 'p';
+	unsigned char hash[KH_XXH128_LEN];
 	char *data;
 	size_t len;
 	int ret;
 
-	if (in->type != p->type || in->tree != p->tree)
+	if (type != p->type || e->tree != p->tree)
 		return kh_gen_why(res, "%s: now a %s from the %s", e->rel,
-				  in->type == 'f' ? "file" : in->type == 'l' ?
+				  type == 'f' ? "file" : type == 'l' ?
 				  "symlink" : "silly-rename name",
-				  in->tree ? "objtree" : "srctree");
-	if (in->type == 'p')
-		return 1;
-	if (in->size == p->size && in->mtime_ns == p->mtime_ns &&
-	    in->ino == p->ino && !racy) {
-		memcpy(in->hash, p->hash, KH_XXH128_LEN);
-		if (p->target && !(in->target = strdup(p->target)))
-			return kh_error_set(err, KH_ENOMEM, NULL,
-					    "out of memory");
+				  e->tree ? "objtree" : "srctree");
+	if (type == 'p') {
+		/* What kh_gen_input records for one. */
+		p->size = 0;
+		p->mtime_ns = 0;
+		p->ino = 0;
 		return 1;
 	}
+	if ((long long)e->size == p->size && e->mtime_ns == p->mtime_ns &&
+	    (unsigned long long)e->ino == p->ino && !racy)
+		return 1;
 	res->rehashed++;
-	ret = kh_reader_load(e, 0, &data, &len, in->hash, err);
+	ret = kh_reader_load(e, 0, &data, &len, hash, err);
 	if (ret < 0)
 		return ret;
-	if (in->type == 'l') {
-		in->target = data;
-		return strcmp(data, p->target) ? kh_gen_why(res,
+	if (type == 'l')
+		ret = strcmp(data, p->target) ? kh_gen_why(res,
 			"%s: symlink now points to %s", e->rel, data) : 1;
-	}
+	else
+		ret = memcmp(hash, p->hash, KH_XXH128_LEN) ?
+			kh_gen_why(res, "%s: content changed", e->rel) : 1;
 	free(data);
-	return memcmp(in->hash, p->hash, KH_XXH128_LEN) ?
-		kh_gen_why(res, "%s: content changed", e->rel) : 1;
+	if (ret == 1) {
+		/* Same content: record the new stat data, so that the next
+		 * run trusts it again. */
+		p->size = (long long)e->size;
+		p->mtime_ns = e->mtime_ns;
+		p->ino = (unsigned long long)e->ino;
+	}
+	return ret;
 }
 
-/* Is everything as the last run left it? 1 yes, 0 no (res->reason
- * says why), <0 error. Fills cur->in as far as it got. */
+/* Is everything as the last run left it? 1 yes (and prev's inputs
+ * are then this run's), 0 no (res->reason says why), <0 error. */
 static int kh_gen_check(const struct kh_gen_opts *o,
-			const struct kh_state *prev,
+			struct kh_state *prev,
 			const struct kh_walk_list *list, struct kh_state *cur,
 			struct kh_gen_result *res, struct kh_error *err)
 {
@@ -534,7 +544,6 @@ static int kh_gen_check(const struct kh_gen_opts *o,
 		return 0;
 	for (size_t i = 0; i < list->n; i++) {
 		const struct kh_walk_entry *e = &list->v[i];
-		struct kh_state_input *in;
 		int c, ret;
 
 		if (i >= prev->nin)
@@ -546,10 +555,7 @@ static int kh_gen_check(const struct kh_gen_opts *o,
 			return kh_gen_why(res, "%s: gone", prev->in[i].rel);
 		if (c > 0)
 			return kh_gen_why(res, "%s: new", e->rel);
-		in = kh_gen_input(cur, e, err);
-		if (!in)
-			return err->code;
-		ret = kh_gen_check_input(prev, &prev->in[i], e, in, res, err);
+		ret = kh_gen_check_input(prev, &prev->in[i], e, res, err);
 		if (ret <= 0)
 			return ret;
 	}
@@ -624,6 +630,15 @@ static int kh_gen_up_to_date(const struct kh_gen_opts *o,
 		return kh_gen_why(res, "%s: no previous state", o->state);
 	ret = kh_gen_check(o, &prev, list, cur, res, err);
 	if (ret == 1) {
+		/* Checked and brought up to date: prev's inputs are this
+		 * run's. Taken, not copied. */
+		cur->in = prev.in;
+		cur->nin = prev.nin;
+		cur->cap = prev.cap;
+		cur->text = prev.text;
+		prev.in = NULL;
+		prev.nin = prev.cap = 0;
+		prev.text = NULL;
 		for (size_t i = 0; i < prev.nout; i++)
 			kh_state_add_output(cur, prev.out[i].role,
 					    prev.out[i].path,
