@@ -140,6 +140,12 @@ static int kh_walk_append(struct kh_walk_list *to, struct kh_walk_list *from,
 {
 	struct kh_walk_chunk **tail;
 
+	if (!to->v && !to->arena) {
+		/* Nothing to keep: take from's arrays, copy nothing. */
+		*to = *from;
+		memset(from, 0, sizeof(*from));
+		return 0;
+	}
 	if (to->n + from->n > to->cap) {
 		size_t cap = to->n + from->n + 1024;
 		void *v = realloc(to->v, cap * sizeof(*to->v));
@@ -213,6 +219,7 @@ struct kh_walk_shared {
 	size_t pending;            /* units on the stack */
 	int busy;                  /* threads running a unit */
 	int defer;                 /* hand subdirectories out at all */
+	int phased;                /* top levels' errors first */
 };
 
 /* One thread's walk. */
@@ -224,14 +231,17 @@ struct kh_walk_ctx {
 	int noted;                 /* err is in best already */
 	struct kh_error best;      /* the first error in walk order */
 	size_t *bkey, bklen;
+	int bphase;
 	size_t key[KH_WALK_MAX_DEPTH];
 	char *bufs[KH_WALK_MAX_DEPTH];  /* getdents buffers, by depth */
 	char rel[PATH_MAX];
 };
 
-static int kh_walk_keycmp(const size_t *a, size_t na, const size_t *b,
-			  size_t nb)
+static int kh_walk_keycmp(int pa, const size_t *a, size_t na, int pb,
+			  const size_t *b, size_t nb)
 {
+	if (pa != pb)
+		return pa < pb ? -1 : 1;
 	for (size_t i = 0; i < na && i < nb; i++)
 		if (a[i] != b[i])
 			return a[i] < b[i] ? -1 : 1;
@@ -242,9 +252,13 @@ static int kh_walk_keycmp(const size_t *a, size_t na, const size_t *b,
 static void kh_walk_note(struct kh_walk_ctx *c, const size_t *key,
 			 size_t klen)
 {
+	/* kh_walk_trees reads the top level of every root before the
+	 * directories below, and reports its errors first. */
+	int phase = c->sh->phased && klen > 2;
+
 	c->noted = 1;
-	if (c->best.code &&
-	    kh_walk_keycmp(key, klen, c->bkey, c->bklen) >= 0)
+	if (c->best.code && kh_walk_keycmp(phase, key, klen, c->bphase,
+					   c->bkey, c->bklen) >= 0)
 		return;
 	if (c->bklen < klen || !c->bkey) {
 		size_t *k = realloc(c->bkey, (klen ? klen : 1) * sizeof(*k));
@@ -259,6 +273,7 @@ static void kh_walk_note(struct kh_walk_ctx *c, const size_t *key,
 	}
 	memcpy(c->bkey, key, klen * sizeof(*key));
 	c->bklen = klen;
+	c->bphase = phase;
 	c->best = c->err;
 }
 
@@ -336,6 +351,18 @@ static int kh_walk_opendir(int dfd, const char *name)
 		      O_CLOEXEC);
 }
 
+/* Directory c->rel, at position key[0..klen), cannot be opened: an
+ * error at its own start, before anything inside it. */
+static int kh_walk_opendir_fail(struct kh_walk_ctx *c, int errnum,
+				size_t klen)
+{
+	int ret = kh_walk_fail(c, errnum, c->rel, "cannot read directory");
+
+	c->key[klen] = 0;
+	kh_walk_note(c, c->key, klen + 1);
+	return ret;
+}
+
 /* What to do with a name that is not a directory. */
 static int kh_walk_file(struct kh_walk_ctx *c, size_t rlen, int header,
 			int silly, const struct stat *st)
@@ -398,8 +425,7 @@ static int kh_walk_one(struct kh_walk_ctx *c, int dfd, size_t rlen,
 		/* Gone or replaced since the listing: look again, to say
 		 * what stat says, as for any other name. */
 		if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP) {
-			ret = kh_walk_fail(c, errno, rel,
-					   "cannot read directory");
+			ret = kh_walk_opendir_fail(c, errno, klen);
 			goto out;
 		}
 	}
@@ -417,8 +443,7 @@ static int kh_walk_one(struct kh_walk_ctx *c, int dfd, size_t rlen,
 				   "header; upstream would archive it empty");
 	} else if (S_ISDIR(st.st_mode)) {
 		fd = kh_walk_opendir(dfd, name);
-		ret = fd < 0 ? kh_walk_fail(c, errno, rel,
-					    "cannot read directory")
+		ret = fd < 0 ? kh_walk_opendir_fail(c, errno, klen)
 			     : kh_walk_subdir(c, fd, rlen + 1 + nlen, klen,
 					      depth, silly);
 	} else {
@@ -476,6 +501,14 @@ static int kh_walk_dir(struct kh_walk_ctx *c, int dfd, size_t rlen,
 			if (ret < 0) {
 				if (!c->noted)
 					kh_walk_note(c, c->key, klen + 1);
+				/* Walked at once, a subdirectory of a top
+				 * level failed: the rest of the top level
+				 * still comes first. */
+				if (c->sh->phased && klen == 1 &&
+				    c->bphase == 1) {
+					c->noted = 0;
+					continue;
+				}
 				return ret;
 			}
 		}
@@ -520,9 +553,16 @@ static void kh_walk_run(struct kh_walk_ctx *c)
 	pthread_mutex_unlock(&sh->lock);
 }
 
+static void kh_walk_sort(struct kh_walk_list *list);
+
+/* A worker walks, then sorts what it found while the others do. */
 static void *kh_walk_worker(void *arg)
 {
-	kh_walk_run(arg);
+	struct kh_walk_ctx *c = arg;
+
+	kh_walk_run(c);
+	if (!c->best.code)
+		kh_walk_sort(&c->list);
 	return NULL;
 }
 
@@ -618,10 +658,51 @@ static int kh_walk_start(struct kh_walk_ctx *c, const char *sub,
 	return ret;
 }
 
-int kh_walk_trees(const struct kh_walk_root *roots, size_t nroots,
-		  int threads, struct kh_walk_list *list, struct kh_error *err)
+static int kh_walk_cmp(const void *pa, const void *pb);
+
+/* Merge the sorted lists of the n threads into the empty list to. */
+static int kh_walk_merge(struct kh_walk_list *to, struct kh_walk_ctx **ctx,
+			 int n, struct kh_error *err)
 {
-	struct kh_walk_shared sh = { .defer = threads > 1 };
+	size_t pos[KH_WALK_MAX_THREADS] = { 0 }, total = 0, k = 0;
+	struct kh_walk_entry *v;
+
+	for (int t = 0; t < n; t++)
+		total += ctx[t]->list.n;
+	v = malloc((total ? total : 1) * sizeof(*v));
+	if (!v)
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	while (k < total) {
+		const struct kh_walk_entry *best = NULL;
+		int bt = 0;
+
+		for (int t = 0; t < n; t++) {
+			const struct kh_walk_list *l = &ctx[t]->list;
+
+			if (pos[t] < l->n && (!best ||
+			    kh_walk_cmp(&l->v[pos[t]], best) < 0)) {
+				best = &l->v[pos[t]];
+				bt = t;
+			}
+		}
+		v[k++] = *best;
+		pos[bt]++;
+	}
+	/* The entries are in v; the strings move with the arenas. */
+	for (int t = 0; t < n; t++)
+		ctx[t]->list.n = 0;
+	to->v = v;
+	to->n = to->cap = total;
+	return 0;
+}
+
+/* kh_walk_trees; phased: as kh_walk_trees reports errors, else in
+ * plain depth-first order (kh_walk_tree). */
+static int kh_walk_roots(const struct kh_walk_root *roots, size_t nroots,
+			 int threads, int phased, struct kh_walk_list *list,
+			 struct kh_error *err)
+{
+	struct kh_walk_shared sh = { .defer = threads > 1, .phased = phased };
 	struct kh_walk_ctx *ctx[KH_WALK_MAX_THREADS] = { NULL };
 	struct kh_walk_rootx *rx;
 	pthread_t tid[KH_WALK_MAX_THREADS];
@@ -669,6 +750,8 @@ int kh_walk_trees(const struct kh_walk_root *roots, size_t nroots,
 		started++;
 	}
 	kh_walk_run(c);
+	if (!c->best.code)
+		kh_walk_sort(&c->list);
 	for (int t = 0; t < started; t++)
 		pthread_join(tid[t], NULL);
 	/* The first error in walk order, and every entry otherwise. */
@@ -676,13 +759,15 @@ int kh_walk_trees(const struct kh_walk_root *roots, size_t nroots,
 		struct kh_walk_ctx *w = ctx[t];
 
 		if (w->best.code && (!c->best.code ||
-				     kh_walk_keycmp(w->bkey, w->bklen,
+				     kh_walk_keycmp(w->bphase, w->bkey,
+						    w->bklen, c->bphase,
 						    c->bkey, c->bklen) < 0)) {
 			c->best = w->best;
 			/* Only its order matters from now on. */
 			free(c->bkey);
 			c->bkey = w->bkey;
 			c->bklen = w->bklen;
+			c->bphase = w->bphase;
 			w->bkey = NULL;
 		}
 	}
@@ -690,6 +775,10 @@ int kh_walk_trees(const struct kh_walk_root *roots, size_t nroots,
 		*err = c->best;
 		ret = err->code;
 	}
+	/* Each thread's entries are sorted: into an empty list, merge
+	 * them, and kh_walk_finish finds nothing left to sort. */
+	if (ret == 0 && !list->v && !list->arena && started > 0)
+		ret = kh_walk_merge(list, ctx, started + 1, err);
 	for (int t = 0; t <= started; t++) {
 		if (ret == 0)
 			ret = kh_walk_append(list, &ctx[t]->list, err);
@@ -701,12 +790,18 @@ int kh_walk_trees(const struct kh_walk_root *roots, size_t nroots,
 	return ret;
 }
 
+int kh_walk_trees(const struct kh_walk_root *roots, size_t nroots,
+		  int threads, struct kh_walk_list *list, struct kh_error *err)
+{
+	return kh_walk_roots(roots, nroots, threads, 1, list, err);
+}
+
 int kh_walk_tree(const char *root, const char *sub, int tree, int required,
 		 struct kh_walk_list *list, struct kh_error *err)
 {
 	struct kh_walk_root r = { root, sub, tree, required };
 
-	return kh_walk_trees(&r, 1, 1, list, err);
+	return kh_walk_roots(&r, 1, 1, 0, list, err);
 }
 
 int kh_walk_pathcmp(const char *a, const char *b)
@@ -776,13 +871,23 @@ static int kh_walk_cmp(const void *pa, const void *pb)
 	return c ? c : a->tree - b->tree;
 }
 
+static void kh_walk_sort(struct kh_walk_list *list)
+{
+	size_t i = 1;
+
+	/* Sorted already (kh_walk_trees merges sorted runs): one pass. */
+	while (i < list->n && kh_walk_cmp(&list->v[i - 1], &list->v[i]) <= 0)
+		i++;
+	/* An empty walk has no array: qsort(NULL, 0) is undefined. */
+	if (i < list->n)
+		qsort(list->v, list->n, sizeof(*list->v), kh_walk_cmp);
+}
+
 void kh_walk_finish(struct kh_walk_list *list)
 {
 	size_t out = 0;
 
-	/* An empty walk has no array: qsort(NULL, 0) is undefined. */
-	if (list->n)
-		qsort(list->v, list->n, sizeof(*list->v), kh_walk_cmp);
+	kh_walk_sort(list);
 	for (size_t i = 0; i < list->n; i++) {
 		/* Equal paths are adjacent, srctree first: keep the last. */
 		if (i + 1 < list->n && list->v[i].rlen == list->v[i + 1].rlen &&

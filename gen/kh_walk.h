@@ -65,9 +65,10 @@ struct kh_walk_root {
 /* kh_walk_tree over several roots, with their directories shared among
  * threads (stat calls dominate a no-op run, and they parallelise): a
  * thread that reads a directory hands its subdirectories out. The
- * list's order is unspecified until kh_walk_finish; an error is the
- * first one in walk order (depth first, each directory in the order it
- * lists its names, the roots in order), whatever the timing. */
+ * list's order is unspecified until kh_walk_finish. An error is the
+ * first one in this order, whatever the timing: the top level of each
+ * root, the roots in order; then the directories below, depth first,
+ * each directory in the order it lists its names. */
 int kh_walk_trees(const struct kh_walk_root *roots, size_t nroots,
 		  int threads, struct kh_walk_list *list,
 		  struct kh_error *err);
