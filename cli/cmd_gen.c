@@ -40,14 +40,13 @@ static const char kh_gen_usage[] =
 	"      --no-strip      keep comments\n"
 	"      --xz-preset N   xz preset 0..9 (default 6, what upstream uses;\n"
 	"                      other presets change the bytes)\n"
-	"      --xz-single     one xz stream, compressed on one thread: the\n"
-	"                      bytes of upstream's `tar -I xz` (xz 5.4);\n"
-	"                      the default\n"
 	"      --xz-block-size SIZE\n"
-	"                      independent xz blocks of about SIZE bytes (K,\n"
-	"                      M suffixes; e.g. 6M), cut where the content\n"
-	"                      says, compressed in parallel and cached; SIZE\n"
-	"                      changes the bytes\n"
+	"                      xz blocks of about SIZE bytes (K, M suffixes;\n"
+	"                      default 6M), cut where the content says,\n"
+	"                      compressed in parallel and cached; any xz\n"
+	"                      decoder reads them; SIZE changes the bytes\n"
+	"      --xz-single     one xz stream on one thread instead: the bytes\n"
+	"                      of upstream's `tar -I xz` (xz 5.4), slower\n"
 	"      --cache DIR     keep compressed blocks in DIR (default, with a\n"
 	"                      state: FILE.tar.xz.cache); never changes bytes\n"
 	"      --no-cache      compress every block\n"
@@ -141,33 +140,6 @@ static int kh_gen_default_threads(void)
 	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
-/* A size in bytes, with an optional K/M/G (KiB/MiB/GiB) suffix. */
-static int kh_gen_parse_size(const char *s, uint64_t *out)
-{
-	unsigned long long n;
-	char *end;
-	int shift = 0;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	n = strtoull(s, &end, 10);
-	if (*end == 'K' || *end == 'k')
-		shift = 10;
-	else if (*end == 'M')
-		shift = 20;
-	else if (*end == 'G')
-		shift = 30;
-	if (shift) {
-		end++;
-		if (!strcmp(end, "iB") || !strcmp(end, "B"))
-			end += strlen(end);
-	}
-	if (*end || n > (UINT64_MAX >> 2) >> shift)
-		return -1;
-	*out = (uint64_t)n << shift;
-	return 0;
-}
-
 static int kh_gen_parse_threads(const char *s, int *out)
 {
 	char *end;
@@ -213,7 +185,7 @@ static int kh_gen_parse(int argc, char **argv, struct kh_gen_cli *c)
 			break;
 		case KH_OPT_XZ_SINGLE: c->o.xz_single = 1; break;
 		case KH_OPT_XZ_BLOCK_SIZE:
-			if (kh_gen_parse_size(optarg, &c->o.xz_block_size) < 0 ||
+			if (kh_cli_parse_size(optarg, &c->o.xz_block_size) < 0 ||
 			    c->o.xz_block_size < KH_BLOCKS_TARGET_MIN ||
 			    c->o.xz_block_size > KH_GEN_XZ_BLOCK_SIZE_MAX)
 				return kh_cli_usage("gen", "--xz-block-size "
@@ -224,7 +196,7 @@ static int kh_gen_parse(int argc, char **argv, struct kh_gen_cli *c)
 		case KH_OPT_CACHE: c->o.cache = optarg; break;
 		case KH_OPT_NO_CACHE: c->no_cache = 1; break;
 		case KH_OPT_CACHE_SIZE:
-			if (kh_gen_parse_size(optarg, &c->o.cache_max) < 0 ||
+			if (kh_cli_parse_size(optarg, &c->o.cache_max) < 0 ||
 			    !c->o.cache_max)
 				return kh_cli_usage("gen", "--cache-size wants "
 						    "a size such as 32M, not "

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "kh_archive_read.h"
+#include "kh_blocks.h"
 #include "kh_cli.h"
 #include "kh_gen.h"
 #include "kh_manifest.h"
@@ -43,6 +44,8 @@ static const char kh_verify_usage[] =
 	"                       else $SOURCE_DATE_EPOCH, else @0)\n"
 	"      --no-strip       the archive kept comments\n"
 	"      --xz-preset N    xz preset 0..9 (default 6)\n"
+	"      --xz-block-size SIZE  xz block size (default 6M)\n"
+	"      --xz-single      one xz stream, as upstream's script writes\n"
 	"  -j, --threads N      reader threads (default: online CPUs)\n"
 	"\n"
 	"ARCHIVE may be a .tar.xz, /sys/kernel/kheaders.tar.xz,\n"
@@ -58,6 +61,8 @@ enum {
 	KH_VOPT_MTIME,
 	KH_VOPT_NO_STRIP,
 	KH_VOPT_XZ_PRESET,
+	KH_VOPT_XZ_BLOCK_SIZE,
+	KH_VOPT_XZ_SINGLE,
 };
 
 static const struct option kh_verify_longopts[] = {
@@ -69,6 +74,8 @@ static const struct option kh_verify_longopts[] = {
 	{ "mtime", required_argument, NULL, KH_VOPT_MTIME },
 	{ "no-strip", no_argument, NULL, KH_VOPT_NO_STRIP },
 	{ "xz-preset", required_argument, NULL, KH_VOPT_XZ_PRESET },
+	{ "xz-block-size", required_argument, NULL, KH_VOPT_XZ_BLOCK_SIZE },
+	{ "xz-single", no_argument, NULL, KH_VOPT_XZ_SINGLE },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -116,6 +123,19 @@ static int kh_verify_parse(int argc, char **argv, struct kh_verify_cli *c)
 				return kh_verify_bad("--xz-preset wants 0 to "
 						     "9, not '%s'", optarg);
 			c->o.xz_preset = (uint32_t)(optarg[0] - '0');
+			c->tree_opts = 1;
+			break;
+		case KH_VOPT_XZ_BLOCK_SIZE:
+			if (kh_cli_parse_size(optarg, &c->o.xz_block_size) < 0 ||
+			    c->o.xz_block_size < KH_BLOCKS_TARGET_MIN ||
+			    c->o.xz_block_size > KH_GEN_XZ_BLOCK_SIZE_MAX)
+				return kh_verify_bad("--xz-block-size wants 64K "
+						     "to 1G, not '%s'", optarg);
+			c->o.xz_single = 0;
+			c->tree_opts = 1;
+			break;
+		case KH_VOPT_XZ_SINGLE:
+			c->o.xz_single = 1;
 			c->tree_opts = 1;
 			break;
 		case 'j':

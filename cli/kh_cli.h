@@ -27,6 +27,10 @@ int kh_cli_fail(const struct kh_error *err);
 int kh_cli_usage(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A size in bytes, with an optional K/M/G (KiB/MiB/GiB) suffix: 0, or
+ * -1 if s is not one. */
+int kh_cli_parse_size(const char *s, uint64_t *out);
+
 /* The `gen` subcommand. */
 int kh_cmd_gen(int argc, char **argv);
 

@@ -2,6 +2,7 @@
  * and exit statuses; everything else lives in the library modules. */
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,32 @@ int kh_cli_fail(const struct kh_error *err)
 {
 	kh_cli_error("%s", err->msg[0] ? err->msg : "unknown error");
 	return KH_EXIT_ERROR;
+}
+
+int kh_cli_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long n;
+	char *end;
+	int shift = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	n = strtoull(s, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M')
+		shift = 20;
+	else if (*end == 'G')
+		shift = 30;
+	if (shift) {
+		end++;
+		if (!strcmp(end, "iB") || !strcmp(end, "B"))
+			end += strlen(end);
+	}
+	if (*end || n > (UINT64_MAX >> 2) >> shift)
+		return -1;
+	*out = (uint64_t)n << shift;
+	return 0;
 }
 
 int kh_cli_usage(const char *cmd, const char *fmt, ...)

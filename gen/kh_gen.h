@@ -46,7 +46,7 @@ struct kh_gen_opts {
 };
 
 #define KH_GEN_OPTS_INIT { ".", ".", NULL, 0, 1, 6, 1, NULL, NULL, NULL, \
-			   NULL, NULL, "", 0, NULL, 1, 0, NULL, 0 }
+			   NULL, NULL, "", 0, NULL, 0, 0, NULL, 0 }
 
 /* Block mode's default target block size: see README for the curve
  * of size, cold time and edit time it was chosen from. */

@@ -9,4 +9,6 @@ golden_cases() {
 	echo "kheaders_data|--srctree $s/src --objtree $s/obj --arch x86"
 	echo "kheaders_data-nostrip|--srctree $s/src --objtree $s/obj --arch x86 --no-strip"
 	echo "kheaders_data-intree|--srctree $s/src --objtree $s/src --arch x86"
+	# Upstream's single xz stream (the default is blocks).
+	echo "kheaders_data-single|--srctree $s/src --objtree $s/obj --arch x86 --xz-single"
 }

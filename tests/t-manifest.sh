@@ -211,7 +211,7 @@ expect 1 "./include/linux/plain.h: content differs (rebuild " "$K" verify --rebu
 cp "$S/src/include/linux/plain.h" "$T/src/include/linux/plain.h"
 expect 1 "FAIL (59 entries differ)" "$K" verify --rebuild "${R[@]}" --mtime @0 "$A"
 grep -q '^\./include/linux/a\.h: mtime differs (rebuild @0, archive @1234567890)$' "$T/out" || bad "no mtime finding"
-expect 1 "compression only" "$K" verify --rebuild "${R[@]}" --xz-preset 9 "$A"
+expect 1 "compression only" "$K" verify --rebuild "${R[@]}" --xz-single "$A"
 [ "$(entry_lines "$T/out" | wc -l)" = 0 ] || bad "compression only, yet entries named"
 expect 2 "$T/src/arch/mips/include: cannot read directory" "$K" verify --rebuild "${R[@]}" --arch mips "$A"
 [ -z "$(ls -A "$TMPDIR")" ] && ok "no temporary left in \$TMPDIR" || bad "temporaries left: $(ls -A "$TMPDIR")"

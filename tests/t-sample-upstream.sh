@@ -1,7 +1,7 @@
 #!/bin/bash
 # The golden sample through the kernel's own gen_kheaders.sh (6.1 and
 # 6.12, i.e. GNU tar with upstream's flags, cpio and perl) and through
-# kheaders gen: the tars and the .tar.xz files must be byte-identical,
+# kheaders gen --xz-single: the tars and the .tar.xz files must be byte-identical,
 # in-tree and out-of-tree. The one deliberate difference, that we never
 # archive include/generated/utsversion.h, is taken out of the copy the
 # upstream script sees, and checked separately (see README).
@@ -21,7 +21,7 @@ check() {   # name script srctree objtree
 	# Ours runs on the pristine sample, utsversion.h included.
 	local osrc="$TOP/golden/sample/src" oobj="$TOP/golden/sample/obj"
 	[ "$src" = "$obj" ] && oobj=$osrc
-	"$KHEADERS" gen -q --srctree "$osrc" --objtree "$oobj" --arch x86 \
+	"$KHEADERS" gen -q --xz-single --srctree "$osrc" --objtree "$oobj" --arch x86 \
 		--mtime "$TS" -o "$T/$name-ours.tar.xz"
 	xz -dc "$T/$name-up.tar.xz" > "$T/$name-up.tar"
 	xz -dc "$T/$name-ours.tar.xz" > "$T/$name-ours.tar"
