@@ -44,7 +44,7 @@ static const char kh_verify_usage[] =
 	"                       else $SOURCE_DATE_EPOCH, else @0)\n"
 	"      --no-strip       the archive kept comments\n"
 	"      --xz-preset N    xz preset 0..9 (default 6)\n"
-	"      --xz-block-size SIZE  xz block size (default 6M)\n"
+	"      --xz-block-size SIZE  xz block size (default 4M)\n"
 	"      --xz-single      one xz stream, as upstream's script writes\n"
 	"  -j, --threads N      reader threads (default: online CPUs)\n"
 	"\n"
