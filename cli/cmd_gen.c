@@ -42,7 +42,7 @@ static const char kh_gen_usage[] =
 	"                      other presets change the bytes)\n"
 	"      --xz-block-size SIZE\n"
 	"                      xz blocks of about SIZE bytes (K, M suffixes;\n"
-	"                      default 6M), cut where the content says,\n"
+	"                      default 4M), cut where the content says,\n"
 	"                      compressed in parallel and cached; any xz\n"
 	"                      decoder reads them; SIZE changes the bytes\n"
 	"      --xz-single     one xz stream on one thread instead: the bytes\n"

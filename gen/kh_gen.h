@@ -50,7 +50,7 @@ struct kh_gen_opts {
 
 /* Block mode's default target block size: see README for the curve
  * of size, cold time and edit time it was chosen from. */
-#define KH_GEN_XZ_BLOCK_SIZE (6ULL << 20)
+#define KH_GEN_XZ_BLOCK_SIZE (4ULL << 20)
 #define KH_GEN_XZ_BLOCK_SIZE_MAX (1ULL << 30)
 
 /* Inputs whose mtime is this close to the start of the run that

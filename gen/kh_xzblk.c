@@ -10,6 +10,12 @@
 #define KH_XZBLK_LC 4
 #define KH_XZBLK_PB 0
 #define KH_XZBLK_DICT_MIN (4 * 1024)
+/* Blocks lose the history before them, about 1.5% of size at 6 MiB. A
+ * nice length of 128 instead of the preset's 64 wins back ~0.4% for ~3%
+ * more time, which lets blocks be smaller (faster rebuilds after an
+ * edit) within the same size bound: README has the measurements. Fast
+ * presets (0-3) are left as they are. */
+#define KH_XZBLK_NICE 128
 
 struct kh_xzblk_stream {
 	struct kh_sink out;
@@ -29,11 +35,29 @@ static int kh_xzblk_lzma_error(lzma_ret r, const char *what,
 			    NULL, "xz %s failed: %s", what, why);
 }
 
+/* The preset's LZMA2 options, tuned for text as kh_xzblk.h says; the
+ * dictionary is set per block. -1 for an unknown preset. */
+static int kh_xzblk_options(uint32_t preset, lzma_options_lzma *opt)
+{
+	if (lzma_lzma_preset(opt, preset))
+		return -1;
+	opt->lc = KH_XZBLK_LC;
+	opt->lp = 0;
+	opt->pb = KH_XZBLK_PB;
+	if (opt->mode == LZMA_MODE_NORMAL && opt->nice_len < KH_XZBLK_NICE)
+		opt->nice_len = KH_XZBLK_NICE;
+	return 0;
+}
+
 void kh_xzblk_describe(uint32_t preset, char *buf, size_t size)
 {
-	snprintf(buf, size, "preset%u,lc%d,pb%d,crc64,liblzma-%s",
+	lzma_options_lzma opt;
+
+	if (kh_xzblk_options(preset, &opt) < 0)
+		opt.nice_len = 0;
+	snprintf(buf, size, "preset%u,lc%d,pb%d,nice%u,crc64,liblzma-%s",
 		 (unsigned)preset, KH_XZBLK_LC, KH_XZBLK_PB,
-		 lzma_version_string());
+		 (unsigned)opt.nice_len, lzma_version_string());
 }
 
 /* The dictionary: the preset's, or less when the block is smaller. A
@@ -61,13 +85,10 @@ int kh_xzblk_encode(uint32_t preset, const void *data, size_t len,
 	lzma_ret r;
 
 	memset(out, 0, sizeof(*out));
-	if (lzma_lzma_preset(&opt, preset))
+	if (kh_xzblk_options(preset, &opt) < 0)
 		return kh_error_set(err, KH_EINVAL, NULL,
 				    "xz preset %u is not supported",
 				    (unsigned)preset);
-	opt.lc = KH_XZBLK_LC;
-	opt.lp = 0;
-	opt.pb = KH_XZBLK_PB;
 	opt.dict_size = kh_xzblk_dict(opt.dict_size, len);
 	filters[0].id = LZMA_FILTER_LZMA2;
 	filters[0].options = &opt;

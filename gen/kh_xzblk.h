@@ -9,8 +9,10 @@
  * and liblzma's version only (kh_xzblk_describe names them all).
  *
  * The filter is LZMA2 at the preset with lc=4 and pb=0, which suit
- * text (tar of headers) better than the preset's lc=3, pb=2, and a
- * dictionary no larger than the block (less memory, same matches).
+ * text (tar of headers) better than the preset's lc=3, pb=2, a nice
+ * length of at least 128 (presets 4-9) to win back some of what cutting
+ * into blocks costs, and a dictionary no larger than the block (less
+ * memory, same matches).
  */
 #ifndef KH_XZBLK_H
 #define KH_XZBLK_H
@@ -22,7 +24,7 @@
 #include "kh_sink.h"
 
 /* Longest kh_xzblk_describe text. */
-#define KH_XZBLK_DESCRIBE_MAX 96
+#define KH_XZBLK_DESCRIBE_MAX 112
 
 struct kh_xzblk {
 	uint8_t *buf;           /* the whole Block, malloc'ed */
@@ -34,7 +36,8 @@ struct kh_xzblk {
 #define KH_XZBLK_INIT { NULL, 0, 0, 0 }
 
 /* The settings that decide a block's bytes, as text ("preset6,lc4,
- * pb0,crc64,liblzma-5.4.1"): recorded in the state and in cache keys. */
+ * pb0,nice128,crc64,liblzma-5.4.1"): recorded in the state and in cache
+ * keys. */
 void kh_xzblk_describe(uint32_t preset, char *buf, size_t size);
 
 /* Compress len bytes (len > 0) into one Block. */

@@ -108,8 +108,9 @@ for v in 6.1 6.12; do
 	for tool in cpio perl tar xz; do printf '#!/bin/sh\necho "%s was run" >&2; exit 1\n' "$tool" > "$T/nobin/$tool"; chmod +x "$T/nobin/$tool"; done
 	KPATH=$T/nobin:$PATH check_build "$v in-tree =y" "$in" "" y "$key-y"
 	KPATH=$T/nobin:$PATH check_build "$v in-tree =m" "$in" "" m "$key-m"
+	[ -d "$in/kernel/kheaders_data.tar.xz.cache" ] || bad "$v: no block cache beside the state"
 	kmake "$T/clean.log" -C "$in" clean
-	for f in kheaders_data.tar.xz kheaders_data.tar.xz.state kheaders_data.S; do
+	for f in kheaders_data.tar.xz kheaders_data.tar.xz.state kheaders_data.tar.xz.cache kheaders_data.S; do
 		[ ! -e "$in/kernel/$f" ] || bad "$v: make clean left kernel/$f"
 	done
 	rm -rf "$in"
