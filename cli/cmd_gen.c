@@ -317,8 +317,9 @@ static void kh_gen_report(const struct kh_gen_cli *c,
 				res->blocks - res->blocks_cached);
 	} else if (c->verbose) {
 		fprintf(stderr, "kheaders gen: up to date: %zu files, %zu "
-			"symlinks; %zu re-hashed\n", res->files,
-			res->symlinks, res->rehashed);
+			"symlinks; %zu re-hashed, %zu outputs read\n",
+			res->files, res->symlinks, res->rehashed,
+			res->out_hashed);
 	}
 	if (c->verbose && res->cache_note[0])
 		fprintf(stderr, "kheaders gen: going without the cache: %s\n",

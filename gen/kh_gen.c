@@ -434,6 +434,45 @@ static int kh_gen_why(struct kh_gen_result *res, const char *fmt, ...)
 }
 
 /* 1 if every output exists with the recorded SHA-256, else 0. */
+/* path's stat data, taken now; os->valid is 0 if it cannot be had. */
+static void kh_gen_ostat(const char *path, struct kh_state_ostat *os)
+{
+	struct stat st;
+
+	memset(os, 0, sizeof(*os));
+	if (stat(path, &st) < 0)
+		return;
+	os->valid = 1;
+	os->dev = st.st_dev;
+	os->ino = st.st_ino;
+	os->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+		       st.st_mtim.tv_nsec;
+	os->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 +
+		       st.st_ctim.tv_nsec;
+	os->checked_ns = kh_gen_now_ns();
+}
+
+/* Does the output's stat data vouch for its content? Only if it is the
+ * recorded one, and the file's ctime was already old when recorded: a
+ * write in the same clock tick as the record would leave it unchanged
+ * (the racy case of the inputs, KH_GEN_RACY_NS). */
+static int kh_gen_output_trusted(const struct kh_state_output *out,
+				 const char *path)
+{
+	const struct kh_state_ostat *r = &out->stat;
+	struct stat st;
+
+	if (!r->valid || r->ctime_ns + KH_GEN_RACY_NS > r->checked_ns ||
+	    stat(path, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_size == out->size &&
+	       st.st_dev == r->dev && st.st_ino == r->ino &&
+	       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec ==
+	       r->mtime_ns &&
+	       (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec ==
+	       r->ctime_ns;
+}
+
 static int kh_gen_check_outputs(const struct kh_gen_opts *o,
 				const struct kh_state *prev,
 				struct kh_gen_result *res)
@@ -455,6 +494,8 @@ static int kh_gen_check_outputs(const struct kh_gen_opts *o,
 
 		if (strcmp(prev->out[i].role, roles[i]))
 			return kh_gen_why(res, "the set of outputs changed");
+		if (kh_gen_output_trusted(&prev->out[i], paths[i]))
+			continue;
 		/* XXH3 here: the check runs on every make, SHA-256 is for
 		 * the record. */
 		if (kh_hash_file(paths[i], NULL, xxh, &size, &e) < 0)
@@ -463,6 +504,7 @@ static int kh_gen_check_outputs(const struct kh_gen_opts *o,
 		    memcmp(xxh, prev->out[i].xxh128, KH_XXH128_LEN))
 			return kh_gen_why(res, "%s: differs from what was "
 					  "built", paths[i]);
+		res->out_hashed++;
 	}
 	return 1;
 }
@@ -605,8 +647,34 @@ static int kh_gen_save_state(const struct kh_gen_opts *o,
 		if (ret == 0)
 			ret = kh_state_add_output(cur, roles[i], paths[i], sha,
 						  xxh, size, err);
+		if (ret == 0) {
+			struct kh_state_ostat os;
+
+			kh_gen_ostat(paths[i], &os);
+			kh_state_set_output_stat(cur, &os);
+		}
 	}
 	return ret ? ret : kh_state_save(o->state, cur, err);
+}
+
+/* Carry prev's output records over to cur; restat: take their stat
+ * data again (they were just hashed and found unchanged). */
+static void kh_gen_keep_outputs(const struct kh_state *prev,
+				struct kh_state *cur, int restat)
+{
+	struct kh_error e = KH_ERROR_INIT;
+
+	for (size_t i = 0; i < prev->nout; i++) {
+		const struct kh_state_output *p = &prev->out[i];
+		struct kh_state_ostat os = p->stat;
+
+		if (kh_state_add_output(cur, p->role, p->path, p->sha256,
+					p->xxh128, p->size, &e) < 0)
+			return;   /* out of memory: the next run hashes */
+		if (restat && strcmp(p->role, "manifest"))
+			kh_gen_ostat(p->path, &os);
+		kh_state_set_output_stat(cur, &os);
+	}
 }
 
 /* The previous state, if any and if usable; 1 if up to date. */
@@ -639,15 +707,11 @@ static int kh_gen_up_to_date(const struct kh_gen_opts *o,
 		prev.in = NULL;
 		prev.nin = prev.cap = 0;
 		prev.text = NULL;
-		for (size_t i = 0; i < prev.nout; i++)
-			kh_state_add_output(cur, prev.out[i].role,
-					    prev.out[i].path,
-					    prev.out[i].sha256,
-					    prev.out[i].xxh128,
-					    prev.out[i].size, err);
-		/* Re-read inputs get their new stat data recorded, so the
-		 * next run trusts them again (after a touch, a checkout). */
-		if (res->rehashed)
+		kh_gen_keep_outputs(&prev, cur, res->out_hashed != 0);
+		/* Re-read inputs and outputs get their new stat data
+		 * recorded, so the next run trusts them again (after a
+		 * touch, a checkout, or just after a build). */
+		if (res->rehashed || res->out_hashed)
 			ret = kh_state_save(o->state, cur, err);
 		if (ret >= 0)
 			ret = 1;

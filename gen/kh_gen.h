@@ -66,12 +66,13 @@ struct kh_gen_result {
 	char reason[KH_GEN_REASON_MAX]; /* why it rebuilt (first change) */
 	size_t files, symlinks, dirs;
 	size_t rehashed;                /* inputs read to check them */
+	size_t out_hashed;              /* outputs read to check them */
 	uint64_t tar_size, xz_size;
 	size_t blocks, blocks_cached;   /* block mode: written, from cache */
 	char cache_note[KH_ERROR_MAX];  /* why the cache was not used */
 };
 
-#define KH_GEN_RESULT_INIT { 0, "", 0, 0, 0, 0, 0, 0, 0, 0, "" }
+#define KH_GEN_RESULT_INIT { 0, "", 0, 0, 0, 0, 0, 0, 0, 0, 0, "" }
 
 int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 	       struct kh_error *err);

@@ -128,8 +128,16 @@ int kh_state_add_output(struct kh_state *st, const char *role,
 	memcpy(o->sha256, sha256, KH_SHA256_LEN);
 	memcpy(o->xxh128, xxh128, KH_XXH128_LEN);
 	o->size = size;
+	memset(&o->stat, 0, sizeof(o->stat));
 	st->nout++;
 	return 0;
+}
+
+void kh_state_set_output_stat(struct kh_state *st,
+			      const struct kh_state_ostat *os)
+{
+	if (st->nout)
+		st->out[st->nout - 1].stat = *os;
 }
 
 struct kh_state_input *kh_state_add_input(struct kh_state *st,
@@ -266,6 +274,15 @@ int kh_state_format(const struct kh_state *st, char **text, size_t *len,
 				     st->out[i].role, hex, xhex,
 				     st->out[i].size, p);
 		free(p);
+		if (st->out[i].stat.valid) {
+			const struct kh_state_ostat *os = &st->out[i].stat;
+
+			kh_state_put(&b, "outstat %llu %llu %lld %lld %lld\n",
+				     os->dev, os->ino,
+				     (long long)os->mtime_ns,
+				     (long long)os->ctime_ns,
+				     (long long)os->checked_ns);
+		}
 	}
 	for (size_t i = 0; i < st->nin; i++)
 		kh_state_put_input(&b, &st->in[i]);
@@ -332,6 +349,40 @@ static int kh_state_num(const char *s, long long *out)
 		v = v * 10 + (*s - '0');
 	}
 	*out = v;
+	return 0;
+}
+
+/* The same for unsigned 64-bit values (device and inode numbers). */
+static int kh_state_unum(const char *s, unsigned long long *out)
+{
+	unsigned long long v = 0;
+
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (ULLONG_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* "outstat DEV INO MTIME CTIME CHECKED", for the output before it. */
+static int kh_state_parse_outstat(struct kh_state *st, char **f)
+{
+	struct kh_state_ostat os = { 1, 0, 0, 0, 0, 0 };
+	long long m, c, k;
+
+	if (!st->nout || st->out[st->nout - 1].stat.valid ||
+	    kh_state_unum(f[1], &os.dev) < 0 ||
+	    kh_state_unum(f[2], &os.ino) < 0 || kh_state_num(f[3], &m) < 0 ||
+	    kh_state_num(f[4], &c) < 0 || kh_state_num(f[5], &k) < 0)
+		return KH_EINVAL;
+	os.mtime_ns = m;
+	os.ctime_ns = c;
+	os.checked_ns = k;
+	kh_state_set_output_stat(st, &os);
 	return 0;
 }
 
@@ -408,6 +459,8 @@ static int kh_state_parse_line(struct kh_state *st, char *line, size_t lineno,
 		free(p);
 		return ret;
 	}
+	if (!strcmp(f[0], "outstat") && n == 6)
+		return kh_state_parse_outstat(st, f);
 	if (!strcmp(f[0], "input"))
 		return kh_state_parse_input(st, f, n, err);
 	if (!strcmp(f[0], "end") && n == 2) {

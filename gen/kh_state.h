@@ -43,12 +43,23 @@ struct kh_state_input {
 	int rel_borrowed;
 };
 
+/* An output's stat data, and when it was taken. When the file's ctime
+ * was already well before checked_ns, the same stat data later means
+ * the same file: any write or rename since would show in ctime, which
+ * no one can set back. */
+struct kh_state_ostat {
+	int valid;
+	unsigned long long dev, ino;
+	int64_t mtime_ns, ctime_ns, checked_ns;
+};
+
 struct kh_state_output {
 	char *role;                     /* "archive", "stub" */
 	char *path;
 	unsigned char sha256[KH_SHA256_LEN];  /* for people and manifests */
 	unsigned char xxh128[KH_XXH128_LEN];  /* for the cheap no-op check */
 	unsigned long long size;
+	struct kh_state_ostat stat;     /* optional ("outstat" line) */
 };
 
 struct kh_state {
@@ -92,6 +103,10 @@ int kh_state_add_output(struct kh_state *st, const char *role,
 			const char *path, const unsigned char *sha256,
 			const unsigned char *xxh128, unsigned long long size,
 			struct kh_error *err);
+
+/* The last output appended gets this stat record. */
+void kh_state_set_output_stat(struct kh_state *st,
+			      const struct kh_state_ostat *os);
 
 /* Append an empty input and return it (rel and target copied by the
  * caller into malloc'ed strings owned by st, or rel borrowed: see

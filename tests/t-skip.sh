@@ -115,6 +115,16 @@ rm "$D/k.S"; rebuilds "the stub deleted" "$D/k.S: cannot open"
 size=$(stat -c %s "$D/k.tar.xz"); poke "$D/k.tar.xz" Z $((size / 2))
 rebuilds "the archive corrupted (same size)" "$D/k.tar.xz: differs from what was built"
 echo >> "$D/k.S"; rebuilds "the stub changed" "$D/k.S: differs from what was built"
+# A no-op run over a second after a build records the outputs' stat data
+# as trustworthy, and later runs do not read them. A same-size write that
+# gives back the mtime still shows, in ctime.
+sleep 1.1; skips "a no-op that records the outputs' stat data"
+grep -q '2 outputs read$' "$T/log" || { echo "FAIL the recording no-op did not read the outputs"; fail=1; }
+skips "a no-op that trusts them"
+grep -q ' 0 outputs read$' "$T/log" || { echo "FAIL the outputs were read again: $(grep 'up to date' "$T/log")"; fail=1; }
+[ "$(grep -c '^outstat ' "$D/k.tar.xz.state")" = 2 ] || { echo "FAIL no outstat lines in the state"; fail=1; }
+old=$(stat -c %y "$D/k.tar.xz"); poke "$D/k.tar.xz" Y $((size / 3)); touch -d "$old" "$D/k.tar.xz"
+rebuilds "the archive corrupted, mtime given back" "$D/k.tar.xz: differs from what was built"
 cp "$K" "$T/kheaders-next"; printf 'next' >> "$T/kheaders-next"
 K=$T/kheaders-next rebuilds "a new tool" "the tool changed"
 K=$T/kheaders-next skips "the new tool again"
