@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -678,24 +679,65 @@ static void kh_gen_keep_outputs(const struct kh_state *prev,
 }
 
 /* The previous state, if any and if usable; 1 if up to date. */
+/* The previous state, read on a thread of its own while the trees are
+ * walked: on a no-op run, the walk and this are nearly all the work. */
+struct kh_gen_prev {
+	const char *path;
+	struct kh_state st;
+	int found, ret, started;
+	struct kh_error err;
+	pthread_t tid;
+};
+
+static void *kh_gen_prev_load(void *arg)
+{
+	struct kh_gen_prev *p = arg;
+
+	p->ret = kh_state_load(p->path, &p->st, &p->found, &p->err);
+	return NULL;
+}
+
+static void kh_gen_prev_start(const struct kh_gen_opts *o,
+			      struct kh_gen_prev *p)
+{
+	p->path = o->state && !o->force ? o->state : NULL;
+	if (p->path && o->threads > 1 &&
+	    pthread_create(&p->tid, NULL, kh_gen_prev_load, p) == 0)
+		p->started = 1;
+}
+
+/* Wait for the load (or do it now, without a thread). */
+static void kh_gen_prev_wait(struct kh_gen_prev *p)
+{
+	if (p->started)
+		pthread_join(p->tid, NULL);
+	else if (p->path)
+		kh_gen_prev_load(p);
+	p->started = 0;
+	p->path = NULL;
+}
+
 static int kh_gen_up_to_date(const struct kh_gen_opts *o,
+			     struct kh_gen_prev *pp,
 			     const struct kh_walk_list *list,
 			     struct kh_state *cur, struct kh_gen_result *res,
 			     struct kh_error *err)
 {
-	struct kh_state prev = KH_STATE_INIT;
-	struct kh_error lerr = KH_ERROR_INIT;
-	int found, ret;
+	struct kh_state prev;
+	int ret;
 
 	if (!o->state)
 		return kh_gen_why(res, "no state file in use");
 	if (o->force)
 		return kh_gen_why(res, "forced");
+	kh_gen_prev_wait(pp);
 	/* An unreadable or corrupt state only means we must rebuild. */
-	if (kh_state_load(o->state, &prev, &found, &lerr) < 0)
-		return kh_gen_why(res, "%s", lerr.msg);
-	if (!found)
+	if (pp->ret < 0)
+		return kh_gen_why(res, "%s", pp->err.msg);
+	if (!pp->found)
 		return kh_gen_why(res, "%s: no previous state", o->state);
+	prev = pp->st;
+	pp->st = (struct kh_state)KH_STATE_INIT;
 	ret = kh_gen_check(o, &prev, list, cur, res, err);
 	if (ret == 1) {
 		/* Checked and brought up to date: prev's inputs are this
@@ -711,8 +753,14 @@ static int kh_gen_up_to_date(const struct kh_gen_opts *o,
 		/* Re-read inputs and outputs get their new stat data
 		 * recorded, so the next run trusts them again (after a
 		 * touch, a checkout, or just after a build). */
-		if (res->rehashed || res->out_hashed)
-			ret = kh_state_save(o->state, cur, err);
+		if (res->rehashed || res->out_hashed) {
+			struct kh_error serr = KH_ERROR_INIT;
+
+			/* Best effort: the outputs are right either way,
+			 * and a state that cannot be written (a read-only
+			 * directory) only costs the next run a hash. */
+			kh_state_save(o->state, cur, &serr);
+		}
 		if (ret >= 0)
 			ret = 1;
 	}
@@ -859,6 +907,7 @@ int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 {
 	struct kh_walk_list list = KH_WALK_LIST_INIT;
 	struct kh_state cur = KH_STATE_INIT;
+	struct kh_gen_prev prev = { 0 };
 	int lock, ret;
 
 	/* One run at a time per output directory: a second run waits,
@@ -875,9 +924,13 @@ int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 	if (ret == 0)
 		ret = kh_gen_options(o, &cur, err);
 	if (ret == 0)
+		kh_gen_prev_start(o, &prev);
+	if (ret == 0)
 		ret = kh_gen_walk(o, &list, err);
 	if (ret == 0)
-		ret = kh_gen_up_to_date(o, &list, &cur, res, err);
+		ret = kh_gen_up_to_date(o, &prev, &list, &cur, res, err);
+	kh_gen_prev_wait(&prev);
+	kh_state_release(&prev.st);
 	if (ret == 0) {
 		/* The check may have filled some inputs; start over. */
 		kh_gen_reset_inputs(&cur);
