@@ -659,11 +659,14 @@ static int kh_gen_save_state(const struct kh_gen_opts *o,
 }
 
 /* Carry prev's output records over to cur; restat: take their stat
- * data again (they were just hashed and found unchanged). */
-static void kh_gen_keep_outputs(const struct kh_state *prev,
-				struct kh_state *cur, int restat)
+ * data again (they were just hashed and found unchanged). Returns how
+ * many records became trustworthy: only those make a new state worth
+ * writing. */
+static int kh_gen_keep_outputs(const struct kh_state *prev,
+			       struct kh_state *cur, int restat)
 {
 	struct kh_error e = KH_ERROR_INIT;
+	int trusted = 0;
 
 	for (size_t i = 0; i < prev->nout; i++) {
 		const struct kh_state_output *p = &prev->out[i];
@@ -671,11 +674,15 @@ static void kh_gen_keep_outputs(const struct kh_state *prev,
 
 		if (kh_state_add_output(cur, p->role, p->path, p->sha256,
 					p->xxh128, p->size, &e) < 0)
-			return;   /* out of memory: the next run hashes */
-		if (restat && strcmp(p->role, "manifest"))
+			return 0;   /* out of memory: the next run hashes */
+		if (restat && strcmp(p->role, "manifest")) {
 			kh_gen_ostat(p->path, &os);
+			trusted += os.valid && os.ctime_ns + KH_GEN_RACY_NS <=
+						   os.checked_ns;
+		}
 		kh_state_set_output_stat(cur, &os);
 	}
+	return trusted;
 }
 
 /* The previous state, if any and if usable; 1 if up to date. */
@@ -724,7 +731,7 @@ static int kh_gen_up_to_date(const struct kh_gen_opts *o,
 			     struct kh_error *err)
 {
 	struct kh_state prev;
-	int ret;
+	int ret, trusted;
 
 	if (!o->state)
 		return kh_gen_why(res, "no state file in use");
@@ -749,11 +756,11 @@ static int kh_gen_up_to_date(const struct kh_gen_opts *o,
 		prev.in = NULL;
 		prev.nin = prev.cap = 0;
 		prev.text = NULL;
-		kh_gen_keep_outputs(&prev, cur, res->out_hashed != 0);
+		trusted = kh_gen_keep_outputs(&prev, cur, res->out_hashed != 0);
 		/* Re-read inputs and outputs get their new stat data
 		 * recorded, so the next run trusts them again (after a
-		 * touch, a checkout, or just after a build). */
-		if (res->rehashed || res->out_hashed) {
+		 * touch, a checkout, or a while after a build). */
+		if (res->rehashed || trusted) {
 			struct kh_error serr = KH_ERROR_INIT;
 
 			/* Best effort: the outputs are right either way,
