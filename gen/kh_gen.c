@@ -32,6 +32,7 @@
 #include "kh_state.h"
 #include "kh_stub.h"
 #include "kh_tarw.h"
+#include "kh_time.h"
 #include "kh_walk.h"
 #include "kh_xzblk.h"
 #include "kh_xzbw.h"
@@ -379,7 +380,7 @@ static int64_t kh_gen_now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return kh_time_ns(ts);
 }
 
 /* The options recorded in the state: everything that decides the
@@ -434,7 +435,6 @@ static int kh_gen_why(struct kh_gen_result *res, const char *fmt, ...)
 	return 0;
 }
 
-/* 1 if every output exists with the recorded SHA-256, else 0. */
 /* path's stat data, taken now; os->valid is 0 if it cannot be had. */
 static void kh_gen_ostat(const char *path, struct kh_state_ostat *os)
 {
@@ -446,10 +446,8 @@ static void kh_gen_ostat(const char *path, struct kh_state_ostat *os)
 	os->valid = 1;
 	os->dev = st.st_dev;
 	os->ino = st.st_ino;
-	os->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
-		       st.st_mtim.tv_nsec;
-	os->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 +
-		       st.st_ctim.tv_nsec;
+	os->mtime_ns = kh_time_ns(st.st_mtim);
+	os->ctime_ns = kh_time_ns(st.st_ctim);
 	os->checked_ns = kh_gen_now_ns();
 }
 
@@ -468,12 +466,12 @@ static int kh_gen_output_trusted(const struct kh_state_output *out,
 		return 0;
 	return (unsigned long long)st.st_size == out->size &&
 	       st.st_dev == r->dev && st.st_ino == r->ino &&
-	       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec ==
-	       r->mtime_ns &&
-	       (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec ==
-	       r->ctime_ns;
+	       kh_time_ns(st.st_mtim) == r->mtime_ns &&
+	       kh_time_ns(st.st_ctim) == r->ctime_ns;
 }
 
+/* 1 if every output is the one recorded (by stat data or by hash),
+ * else 0 and res->reason says why. */
 static int kh_gen_check_outputs(const struct kh_gen_opts *o,
 				const struct kh_state *prev,
 				struct kh_gen_result *res)
@@ -685,7 +683,6 @@ static int kh_gen_keep_outputs(const struct kh_state *prev,
 	return trusted;
 }
 
-/* The previous state, if any and if usable; 1 if up to date. */
 /* The previous state, read on a thread of its own while the trees are
  * walked: on a no-op run, the walk and this are nearly all the work. */
 struct kh_gen_prev {
@@ -724,6 +721,8 @@ static void kh_gen_prev_wait(struct kh_gen_prev *p)
 	p->path = NULL;
 }
 
+/* Check against the previous state, if any and if usable; 1 if up to
+ * date (cur then holds the checked inputs and outputs). */
 static int kh_gen_up_to_date(const struct kh_gen_opts *o,
 			     struct kh_gen_prev *pp,
 			     const struct kh_walk_list *list,
@@ -773,21 +772,6 @@ static int kh_gen_up_to_date(const struct kh_gen_opts *o,
 	}
 	kh_state_release(&prev);
 	return ret;
-}
-
-static void kh_gen_reset_inputs(struct kh_state *st)
-{
-	struct kh_state fresh = KH_STATE_INIT;
-
-	fresh.tool = st->tool;
-	fresh.started_ns = st->started_ns;
-	fresh.options = st->options;
-	fresh.noptions = st->noptions;
-	st->tool = NULL;
-	st->options = NULL;
-	st->noptions = 0;
-	kh_state_release(st);
-	*st = fresh;
 }
 
 /* The manifest of the archive in fd, into an uncommitted temporary. */
@@ -939,8 +923,6 @@ int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 	kh_gen_prev_wait(&prev);
 	kh_state_release(&prev.st);
 	if (ret == 0) {
-		/* The check may have filled some inputs; start over. */
-		kh_gen_reset_inputs(&cur);
 		ret = kh_gen_build(o, &list, &cur, res, err);
 		if (ret == 0)
 			ret = kh_gen_save_state(o, &cur, err);

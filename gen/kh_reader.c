@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "kh_strip.h"
+#include "kh_time.h"
 
 /* How far workers may run ahead of the writer, in entries: enough to
  * keep them busy while the compressor catches up, bounded memory. */
@@ -100,8 +101,7 @@ static int kh_reader_file(const struct kh_walk_entry *e, char **data,
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size != e->size ||
 	    st.st_ino != e->ino ||
-	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec !=
-		    e->mtime_ns) {
+	    kh_time_ns(st.st_mtim) != e->mtime_ns) {
 		ret = kh_reader_changed(e, err);
 		goto out;
 	}

@@ -1,5 +1,6 @@
 /* kh_walk: header selection (see kh_walk.h). */
 #include "kh_walk.h"
+#include "kh_time.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -128,8 +129,7 @@ static int kh_walk_push(struct kh_walk_list *list, const char *root,
 	if (!st)
 		return 0;
 	e->size = st->st_size;
-	e->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
-		      st->st_mtim.tv_nsec;
+	e->mtime_ns = kh_time_ns(st->st_mtim);
 	e->ino = st->st_ino;
 	return 0;
 }

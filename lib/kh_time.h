@@ -17,6 +17,7 @@
 #define KH_TIME_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "kh_error.h"
 
@@ -34,5 +35,12 @@ int kh_time_parse_epoch(const char *s, const char *what, int64_t *out,
 
 /* Format t as "YYYY-MM-DD HH:MM:SS UTC" into buf (at least 32 bytes). */
 void kh_time_format(int64_t t, char *buf, unsigned long size);
+
+/* A struct timespec (st_mtim, st_ctim, a clock) in nanoseconds: how the
+ * state records and compares times. */
+static inline int64_t kh_time_ns(struct timespec ts)
+{
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 #endif
