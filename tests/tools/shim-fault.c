@@ -200,34 +200,37 @@ int open64(const char *path, int flags, ...)
 	return fault_open()(path, flags, mode);
 }
 
-int openat(int dfd, const char *path, int flags, ...)
+/* openat and openat64 are one call on 64-bit glibc: both go here. */
+static int fault_openat(int dfd, const char *path, int flags, mode_t mode)
 {
 	static int (*f)(int, const char *, int, ...);
-	va_list ap;
-	mode_t mode;
 
-	va_start(ap, flags);
-	mode = fault_mode(flags, ap);
-	va_end(ap);
 	if (!f)
 		f = (int (*)(int, const char *, int, ...))fault_real("openat");
 	fault_hit("open", dfd, path);
 	return f(dfd, path, flags, mode);
 }
 
-int openat64(int dfd, const char *path, int flags, ...)
+int openat(int dfd, const char *path, int flags, ...)
 {
-	static int (*f)(int, const char *, int, ...);
 	va_list ap;
 	mode_t mode;
 
 	va_start(ap, flags);
 	mode = fault_mode(flags, ap);
 	va_end(ap);
-	if (!f)
-		f = (int (*)(int, const char *, int, ...))fault_real("openat");
-	fault_hit("open", dfd, path);
-	return f(dfd, path, flags, mode);
+	return fault_openat(dfd, path, flags, mode);
+}
+
+int openat64(int dfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = fault_mode(flags, ap);
+	va_end(ap);
+	return fault_openat(dfd, path, flags, mode);
 }
 
 ssize_t readlink(const char *path, char *buf, size_t size)
