@@ -122,6 +122,8 @@ sleep 1.1; skips "a no-op that records the outputs' stat data"
 grep -q '2 outputs read$' "$T/log" || { echo "FAIL the recording no-op did not read the outputs"; fail=1; }
 skips "a no-op that trusts them"
 grep -q ' 0 outputs read$' "$T/log" || { echo "FAIL the outputs were read again: $(grep 'up to date' "$T/log")"; fail=1; }
+# One thread reads the previous state without a thread of its own.
+skips "a no-op with --threads 1" -j 1
 [ "$(grep -c '^outstat ' "$D/k.tar.xz.state")" = 2 ] || { echo "FAIL no outstat lines in the state"; fail=1; }
 old=$(stat -c %y "$D/k.tar.xz"); poke "$D/k.tar.xz" Y $((size / 3)); touch -d "$old" "$D/k.tar.xz"
 rebuilds "the archive corrupted, mtime given back" "$D/k.tar.xz: differs from what was built"
