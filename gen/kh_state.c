@@ -335,24 +335,9 @@ static size_t kh_state_fields(char *line, char **f, size_t max)
 	return line && *line ? max + 1 : n;
 }
 
-/* A non-negative decimal; the state is read on every make, so no
- * strtoll and its locale machinery. */
-static int kh_state_num(const char *s, long long *out)
-{
-	long long v = 0;
-
-	if (!*s)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (LLONG_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-/* The same for unsigned 64-bit values (device and inode numbers). */
+/* A decimal up to ULLONG_MAX (device and inode numbers use all 64
+ * bits); the state is read on every make, so no strtoull and its locale
+ * machinery. */
 static int kh_state_unum(const char *s, unsigned long long *out)
 {
 	unsigned long long v = 0;
@@ -360,11 +345,24 @@ static int kh_state_unum(const char *s, unsigned long long *out)
 	if (!*s)
 		return -1;
 	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (ULLONG_MAX - 9) / 10)
+		unsigned d = (unsigned)(*s - '0');
+
+		if (*s < '0' || *s > '9' || v > (ULLONG_MAX - d) / 10)
 			return -1;
-		v = v * 10 + (unsigned)(*s - '0');
+		v = v * 10 + d;
 	}
 	*out = v;
+	return 0;
+}
+
+/* A non-negative decimal that fits a long long (sizes, times). */
+static int kh_state_num(const char *s, long long *out)
+{
+	unsigned long long v;
+
+	if (kh_state_unum(s, &v) < 0 || v > LLONG_MAX)
+		return -1;
+	*out = (long long)v;
 	return 0;
 }
 
@@ -390,12 +388,13 @@ static int kh_state_parse_input(struct kh_state *st, char **f, size_t n,
 				struct kh_error *err)
 {
 	struct kh_state_input *in;
-	long long tree, size, mtime, ino;
+	long long tree, size, mtime;
+	unsigned long long ino;
 
 	if (n != 8 || strlen(f[1]) != 1 || !strchr("flp", f[1][0]) ||
 	    kh_state_num(f[2], &tree) < 0 || tree > 1 ||
 	    kh_state_num(f[3], &size) < 0 || kh_state_num(f[4], &mtime) < 0 ||
-	    kh_state_num(f[5], &ino) < 0)
+	    kh_state_unum(f[5], &ino) < 0)
 		return KH_EINVAL;
 	in = kh_state_add_input(st, err);
 	if (!in)
@@ -404,7 +403,7 @@ static int kh_state_parse_input(struct kh_state *st, char **f, size_t n,
 	in->tree = (int)tree;
 	in->size = size;
 	in->mtime_ns = mtime;
-	in->ino = (unsigned long long)ino;
+	in->ino = ino;
 	/* In place: the text stays with st. */
 	if (kh_state_unescape_in(f[7]) < 0)
 		return KH_EINVAL;
