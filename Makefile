@@ -10,6 +10,15 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 PKGS := liblzma libarchive libcrypto libxxhash
 
+# libarchive and libcrypto are dlopen'ed when first needed (lib/kh_dl.h:
+# a no-op `gen` needs neither, and loading them cost it ~4 ms), by the
+# SONAME of the very library pkg-config names. The binary links only
+# what every run uses; tests may link the rest directly.
+kh_soname = $(shell objdump -p "$$($(PKG_CONFIG) --variable=libdir $(1))/$(2).so" \
+	2>/dev/null | sed -n 's/^ *SONAME *//p')
+KH_DL_DEFS := -DKH_DL_ARCHIVE_SONAME='"$(call kh_soname,libarchive,libarchive)"' \
+	-DKH_DL_CRYPTO_SONAME='"$(call kh_soname,libcrypto,libcrypto)"'
+
 # SAN=1 builds with ASan and UBSan, into its own directory so that
 # plain and sanitized objects never mix.
 # The sanitized binary is build/san/kheaders: bin/kheaders is always the
@@ -30,9 +39,10 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral -Wvla
 CFLAGS ?= -O2 -g
 KH_CFLAGS := -std=c11 -D_GNU_SOURCE -DKH_VERSION='"$(VERSION)"' \
-	-Ilib -Igen -Imanifest -Ikernel -Icli $(WARN) $(SANFLAGS) \
+	-Ilib -Igen -Imanifest -Ikernel -Icli $(WARN) $(SANFLAGS) $(KH_DL_DEFS) \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-KH_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread
+KH_LDLIBS := $(shell $(PKG_CONFIG) --libs liblzma libxxhash 2>/dev/null) -ldl -lpthread
+KH_TEST_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -ldl -lpthread
 KH_LDFLAGS := $(SANFLAGS)
 
 # Library modules: everything but the front end. kernel/ also holds
@@ -75,7 +85,7 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/kh_test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(KH_CFLAGS) -Itests/unit $(CFLAGS) $(KH_LDFLAGS) -o $@ $< \
-		$(LIB_OBJ) $(KH_LDLIBS)
+		$(LIB_OBJ) $(KH_TEST_LDLIBS)
 
 # Small test tools (tests/tools/kh-*.c): library pieces behind a CLI.
 $(BUILD)/tests/kh-%: tests/tools/kh-%.c $(LIB_OBJ)

@@ -10,6 +10,7 @@
 
 #include "kh_afile.h"
 #include "kh_cli.h"
+#include "kh_dl.h"
 #include "kh_tmpdir.h"
 
 #ifndef KH_VERSION
@@ -143,6 +144,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
 		printf("kheaders %s\n", KH_VERSION);
+		/* Not in ldd's list: packagers and initramfs builders
+		 * need to know them. */
+		printf("loads when needed: %s %s\n", kh_dl_archive_soname(),
+		       kh_dl_crypto_soname());
 		return kh_cli_close_stdout(KH_EXIT_OK);
 	}
 	if (!strcmp(cmd, "gen"))

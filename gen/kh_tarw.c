@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kh_dl.h"
+
 /* Offsets in a ustar/GNU header block. */
 #define KH_TAR_NAME 0
 #define KH_TAR_MODE 100
@@ -164,9 +166,14 @@ static int kh_tarw_fail(struct kh_tarw *tw, const char *path,
 int kh_tarw_new(struct kh_sink out, int64_t mtime, struct kh_tarw **twp,
 		struct kh_error *err)
 {
-	struct kh_tarw *tw = calloc(1, sizeof(*tw));
+	struct kh_tarw *tw;
+	int ret;
 
 	*twp = NULL;
+	ret = kh_dl_archive(err);
+	if (ret < 0)
+		return ret;
+	tw = calloc(1, sizeof(*tw));
 	if (!tw || !(tw->a = archive_write_new()) ||
 	    !(tw->e = archive_entry_new())) {
 		kh_tarw_free(tw);
@@ -181,8 +188,7 @@ int kh_tarw_new(struct kh_sink out, int64_t mtime, struct kh_tarw **twp,
 		    ARCHIVE_OK ||
 	    archive_write_open2(tw->a, tw, NULL, kh_tarw_cb, NULL, NULL) !=
 		    ARCHIVE_OK) {
-		int ret = kh_tarw_fail(tw, NULL, err);
-
+		ret = kh_tarw_fail(tw, NULL, err);
 		kh_tarw_free(tw);
 		return ret;
 	}

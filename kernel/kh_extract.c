@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "kh_dl.h"
 #include "kh_tmpdir.h"
 
 /* libarchive's own checks, on top of ours. No OWNER, PERM, XATTR, ACL
@@ -610,6 +611,8 @@ int kh_extract_run(const void *xz, size_t len, const char *name,
 	if (!o->dir || !*o->dir)
 		return kh_error_set(err, KH_EINVAL, NULL, "no directory to "
 				    "extract to");
+	if ((ret = kh_dl_archive(err)) < 0 || (ret = kh_dl_crypto(err)) < 0)
+		return ret;
 	if (o->sha256 && (ret = kh_x_check_sha256(&x, xz, len)) < 0)
 		return ret;
 	if (lstat(o->dir, &st) == 0 && !o->replace)

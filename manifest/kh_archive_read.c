@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kh_dl.h"
+
 /* Read size for the slurp; sysfs hands out at most a page per read
  * anyway, so this only matters for files and pipes. */
 #define KH_ARCHIVE_CHUNK (1u << 20)
@@ -340,7 +342,11 @@ int kh_archive_read_mem(const void *buf, size_t len, const char *name,
 	int ret;
 
 	*out = NULL;
-	ret = kh_manifest_new(&m, err);
+	ret = kh_dl_archive(err);
+	if (ret == 0)
+		ret = kh_dl_crypto(err);
+	if (ret == 0)
+		ret = kh_manifest_new(&m, err);
 	if (ret == 0)
 		ret = kh_hash_sha256(buf, len, sha, err);
 	if (ret == 0) {

@@ -70,8 +70,21 @@ base=$(kb_initramfs "$TOP/tests/boot/init") || fail "initramfs"
 # with the shared libraries it loads (run through their loader).
 mkdir -p "$T/run/kh" && cp "$T/kheaders.ko" "$T/expect" "$T/run/" &&
 	cp "$KHEADERS" "$T/run/kh/kheaders" || fail "initramfs for this run"
-ldd "$KHEADERS" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' \
-	> "$T/libs" || fail "ldd $KHEADERS"
+# libarchive and libcrypto are dlopen'ed: --version names them, ldconfig
+# finds them, and ldd lists what they load in turn.
+dl=$("$KHEADERS" --version | sed -n 's/^loads when needed: //p')
+[ -n "$dl" ] || fail "kheaders --version names no dlopen'ed library"
+objs=("$KHEADERS")
+for so in $dl; do
+	p=$(/sbin/ldconfig -p | awk -v so="$so" '$1 == so && $NF ~ /^\// { print $NF; exit }')
+	[ -n "$p" ] || fail "$so: not found by ldconfig"
+	objs+=("$p")
+done
+for o in "${objs[@]}"; do
+	[ "$o" = "$KHEADERS" ] || echo "$o"
+	ldd "$o" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' ||
+		fail "ldd $o"
+done | sort -u > "$T/libs" || fail "ldd"
 while read -r lib; do
 	case $lib in
 	*/ld-linux*) cp -L "$lib" "$T/run/kh/ld.so" ;;
