@@ -317,9 +317,10 @@ static void kh_gen_report(const struct kh_gen_cli *c,
 				res->blocks - res->blocks_cached);
 	} else if (c->verbose) {
 		fprintf(stderr, "kheaders gen: up to date: %zu files, %zu "
-			"symlinks; %zu re-hashed, %zu outputs read\n",
+			"symlinks; %zu re-hashed, %zu outputs read; %zu "
+			"directories read, %zu listed as last time\n",
 			res->files, res->symlinks, res->rehashed,
-			res->out_hashed);
+			res->out_hashed, res->dirs_read, res->dirs_replayed);
 	}
 	if (c->verbose && res->cache_note[0])
 		fprintf(stderr, "kheaders gen: going without the cache: %s\n",

@@ -28,6 +28,7 @@
 #include "kh_archive_read.h"
 #include "kh_bcache.h"
 #include "kh_depfile.h"
+#include "kh_dirs.h"
 #include "kh_reader.h"
 #include "kh_state.h"
 #include "kh_stub.h"
@@ -118,8 +119,11 @@ static int kh_gen_check_list(const struct kh_gen_opts *o,
 	return 0;
 }
 
-static int kh_gen_walk(const struct kh_gen_opts *o, struct kh_walk_list *list,
-		       struct kh_error *err)
+/* Walk the trees. With a state in use, record every directory for the
+ * next run; cache (may be NULL) offers the last run's records. */
+static int kh_gen_walk(const struct kh_gen_opts *o,
+		       const struct kh_walk_cache *cache,
+		       struct kh_walk_list *list, struct kh_error *err)
 {
 	char archinc[PATH_MAX];
 	int same = 0, ret;
@@ -140,8 +144,11 @@ static int kh_gen_walk(const struct kh_gen_opts *o, struct kh_walk_list *list,
 			{ o->objtree, archinc, 1, 0 },
 		};
 
-		ret = kh_walk_trees(roots, same ? 2 : 4, o->threads, list,
-				    err);
+		ret = o->state ?
+			kh_walk_trees_cached(roots, same ? 2 : 4, o->threads,
+					     cache, list, err) :
+			kh_walk_trees(roots, same ? 2 : 4, o->threads, list,
+				      err);
 		if (ret < 0)
 			return ret;
 	}
@@ -691,15 +698,43 @@ struct kh_gen_prev {
 	int found, ret, started;
 	struct kh_error err;
 	pthread_t tid;
+	/* Its directory records, for the walk: published (atomically)
+	 * as soon as they are parsed, before the inputs are. */
+	struct kh_dirs *dirs;
 };
+
+static void kh_gen_prev_dirs(const struct kh_state *st, void *ctx)
+{
+	struct kh_gen_prev *p = ctx;
+	struct kh_dirs *d = kh_dirs_build(st, st->started_ns -
+					  KH_GEN_RACY_NS);
+
+	__atomic_store_n(&p->dirs, d, __ATOMIC_RELEASE);
+}
 
 static void *kh_gen_prev_load(void *arg)
 {
 	struct kh_gen_prev *p = arg;
 
+	p->st.dirs_parsed = kh_gen_prev_dirs;
+	p->st.dirs_ctx = p;
 	p->ret = kh_state_load(p->path, &p->st, &p->found, &p->err);
 	return NULL;
 }
+
+/* kh_walk_cache.find over the previous state's records. */
+static const struct kh_walk_dirrec *kh_gen_prev_find(void *ctx, int tree,
+						     const char *rel,
+						     size_t rlen, int *known)
+{
+	struct kh_gen_prev *p = ctx;
+	struct kh_dirs *d = __atomic_load_n(&p->dirs, __ATOMIC_ACQUIRE);
+
+	*known = d != NULL;
+	return d ? kh_dirs_find(d, tree, rel, rlen) : NULL;
+}
+
+static void kh_gen_prev_wait(struct kh_gen_prev *p);
 
 static void kh_gen_prev_start(const struct kh_gen_opts *o,
 			      struct kh_gen_prev *p)
@@ -708,6 +743,10 @@ static void kh_gen_prev_start(const struct kh_gen_opts *o,
 	if (p->path && o->threads > 1 &&
 	    pthread_create(&p->tid, NULL, kh_gen_prev_load, p) == 0)
 		p->started = 1;
+	/* On one thread, read it first: then the walk can use its
+	 * directory records. */
+	else if (p->path)
+		kh_gen_prev_wait(p);
 }
 
 /* Wait for the load (or do it now, without a thread). */
@@ -719,6 +758,14 @@ static void kh_gen_prev_wait(struct kh_gen_prev *p)
 		kh_gen_prev_load(p);
 	p->started = 0;
 	p->path = NULL;
+}
+
+static void kh_gen_prev_release(struct kh_gen_prev *p)
+{
+	kh_gen_prev_wait(p);
+	kh_state_release(&p->st);
+	kh_dirs_free(p->dirs);
+	p->dirs = NULL;
 }
 
 /* Check against the previous state, if any and if usable; 1 if up to
@@ -759,7 +806,9 @@ static int kh_gen_up_to_date(const struct kh_gen_opts *o,
 		/* Re-read inputs and outputs get their new stat data
 		 * recorded, so the next run trusts them again (after a
 		 * touch, a checkout, or a while after a build). */
-		if (res->rehashed || trusted) {
+		/* So do directories read again for want of a record
+		 * that holds (new, or too recent to trust). */
+		if (res->rehashed || trusted || list->reread) {
 			struct kh_error serr = KH_ERROR_INIT;
 
 			/* Best effort: the outputs are right either way,
@@ -893,6 +942,46 @@ static void kh_gen_sweep(const struct kh_gen_opts *o)
 			kh_afile_sweep(outs[i]);
 }
 
+/* This run's directory records go into cur, for the next run (their
+ * strings stay in list, which outlives cur's saving). */
+static int kh_gen_take_dirs(const struct kh_walk_list *list,
+			    struct kh_state *cur, struct kh_error *err)
+{
+	cur->ndirs = 0;
+	for (size_t i = 0; i < list->ndirs; i++) {
+		const struct kh_walk_dirrec *r = &list->dirs[i];
+		struct kh_state_dir d = { r->rel, r->tree, r->ctime_ns, r->ino,
+					  r->names, r->nlen };
+		int ret = kh_state_add_dir(cur, &d, err);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Walk, with the last run's directory records when there are any. A
+ * walk that used them and failed is done again without: a record that
+ * names what is not there (a state damaged on disk) must not fail a
+ * run. */
+static int kh_gen_walk_cached(const struct kh_gen_opts *o,
+			      struct kh_gen_prev *prev,
+			      struct kh_walk_list *list, struct kh_error *err)
+{
+	struct kh_walk_cache cache = { kh_gen_prev_find, prev };
+	int ret = kh_gen_walk(o, prev->path || prev->dirs ? &cache : NULL,
+			      list, err);
+
+	if (ret < 0 && (prev->path || prev->dirs)) {
+		kh_walk_list_release(list);
+		*err = (struct kh_error)KH_ERROR_INIT;
+		ret = kh_gen_walk(o, NULL, list, err);
+		/* Every record is suspect: a no-op writes new ones. */
+		list->reread = list->ndirs;
+	}
+	return ret;
+}
+
 int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 	       struct kh_error *err)
 {
@@ -917,11 +1006,23 @@ int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 	if (ret == 0)
 		kh_gen_prev_start(o, &prev);
 	if (ret == 0)
-		ret = kh_gen_walk(o, &list, err);
+		ret = kh_gen_walk_cached(o, &prev, &list, err);
+	res->dirs_replayed = list.replayed;
+	res->dirs_read = list.ndirs - list.replayed;
+	if (ret == 0)
+		ret = kh_gen_take_dirs(&list, &cur, err);
 	if (ret == 0)
 		ret = kh_gen_up_to_date(o, &prev, &list, &cur, res, err);
-	kh_gen_prev_wait(&prev);
-	kh_state_release(&prev.st);
+	kh_gen_prev_release(&prev);
+	/* What is archived never comes from records: a rebuild walks
+	 * again, reading every directory (a few ms against a build's
+	 * hundreds), so that records can only ever save a no-op time. */
+	if (ret == 0 && list.replayed) {
+		kh_walk_list_release(&list);
+		ret = kh_gen_walk(o, NULL, &list, err);
+		if (ret == 0)
+			ret = kh_gen_take_dirs(&list, &cur, err);
+	}
 	if (ret == 0) {
 		ret = kh_gen_build(o, &list, &cur, res, err);
 		if (ret == 0)

@@ -67,12 +67,14 @@ struct kh_gen_result {
 	size_t files, symlinks, dirs;
 	size_t rehashed;                /* inputs read to check them */
 	size_t out_hashed;              /* outputs read to check them */
+	size_t dirs_replayed;           /* directories listed from records */
+	size_t dirs_read;               /* directories read */
 	uint64_t tar_size, xz_size;
 	size_t blocks, blocks_cached;   /* block mode: written, from cache */
 	char cache_note[KH_ERROR_MAX];  /* why the cache was not used */
 };
 
-#define KH_GEN_RESULT_INIT { 0, "", 0, 0, 0, 0, 0, 0, 0, 0, 0, "" }
+#define KH_GEN_RESULT_INIT { 0, "", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "" }
 
 int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 	       struct kh_error *err);

@@ -158,6 +158,23 @@ struct kh_state_input *kh_state_add_input(struct kh_state *st,
 	return &st->in[st->nin++];
 }
 
+int kh_state_add_dir(struct kh_state *st, const struct kh_state_dir *d,
+		     struct kh_error *err)
+{
+	if (st->ndirs == st->dcap) {
+		size_t cap = st->dcap ? st->dcap * 2 : 256;
+		void *v = realloc(st->dirs, cap * sizeof(*st->dirs));
+
+		if (!v)
+			return kh_error_set(err, KH_ENOMEM, NULL,
+					    "out of memory");
+		st->dirs = v;
+		st->dcap = cap;
+	}
+	st->dirs[st->ndirs++] = *d;
+	return 0;
+}
+
 void kh_state_release(struct kh_state *st)
 {
 	free(st->tool);
@@ -174,6 +191,7 @@ void kh_state_release(struct kh_state *st)
 		free(st->in[i].target);
 	}
 	free(st->in);
+	free(st->dirs);
 	free(st->text);
 	memset(st, 0, sizeof(*st));
 }
@@ -242,6 +260,35 @@ static void kh_state_put_input(struct kh_state_buf *b,
 	free(target);
 }
 
+static void kh_state_put_dir(struct kh_state_buf *b,
+			     const struct kh_state_dir *d)
+{
+	char *rel = kh_state_escape(d->rel);
+
+	if (!rel) {
+		b->oom = 1;
+		return;
+	}
+	kh_state_put(b, "dir %d %" PRId64 " %llu %s ", d->tree, d->ctime_ns,
+		     d->ino, rel);
+	free(rel);
+	if (!d->nlen)
+		kh_state_put(b, "-");
+	for (size_t off = 0; off < d->nlen;) {
+		const char *e = d->names + off;
+		char *name = kh_state_escape(e + 1);
+
+		if (!name) {
+			b->oom = 1;
+			return;
+		}
+		kh_state_put(b, "/%c%s", e[0], name);
+		free(name);
+		off += strlen(e) + 1;
+	}
+	kh_state_put(b, "\n");
+}
+
 int kh_state_format(const struct kh_state *st, char **text, size_t *len,
 		     struct kh_error *err)
 {
@@ -284,6 +331,8 @@ int kh_state_format(const struct kh_state *st, char **text, size_t *len,
 				     (long long)os->checked_ns);
 		}
 	}
+	for (size_t i = 0; i < st->ndirs; i++)
+		kh_state_put_dir(&b, &st->dirs[i]);
 	for (size_t i = 0; i < st->nin; i++)
 		kh_state_put_input(&b, &st->in[i]);
 	kh_state_put(&b, "end %zu\n", st->nin);
@@ -417,6 +466,54 @@ static int kh_state_parse_input(struct kh_state *st, char **f, size_t n,
 	return strcmp(f[6], "-") ? KH_EINVAL : 0;
 }
 
+/* "dir TREE CTIME INO REL NAMES": NAMES is rewritten in place into the
+ * packed form of kh_state_dir (shorter, so it fits). */
+static int kh_state_parse_dir(struct kh_state *st, char **f, size_t n,
+			      struct kh_error *err)
+{
+	struct kh_state_dir d;
+	long long tree, ctime;
+	char *r, *w;
+
+	if (n != 6 || st->nin || kh_state_num(f[1], &tree) < 0 || tree > 1 ||
+	    kh_state_num(f[2], &ctime) < 0 ||
+	    kh_state_unum(f[3], &d.ino) < 0 ||
+	    kh_state_unescape_in(f[4]) < 0)
+		return KH_EINVAL;
+	d.tree = (int)tree;
+	d.ctime_ns = ctime;
+	d.rel = f[4];
+	d.names = f[5];
+	d.nlen = 0;
+	if (!strcmp(f[5], "-"))
+		return kh_state_add_dir(st, &d, err);
+	if (f[5][0] != '/')
+		return KH_EINVAL;
+	/* Each "/<t><escaped>" becomes "<t><name>\0", written from the
+	 * start of the field: never ahead of what is still to read. */
+	for (r = f[5], w = f[5]; *r;) {
+		char *next = strchr(r + 1, '/');
+		size_t len;
+
+		if (next)
+			*next = '\0';
+		if ((r[1] != 'd' && r[1] != 'u') || !r[2] ||
+		    kh_state_unescape_in(r + 2) < 0 || !r[2] ||
+		    !strcmp(r + 2, ".") || !strcmp(r + 2, "..") ||
+		    strchr(r + 2, '/'))
+			return KH_EINVAL;
+		len = strlen(r + 1) + 1;
+		memmove(w, r + 1, len);
+		w += len;
+		if (!next)
+			break;
+		r = next;
+		*r = '/';
+	}
+	d.nlen = (size_t)(w - f[5]);
+	return kh_state_add_dir(st, &d, err);
+}
+
 static int kh_state_parse_line(struct kh_state *st, char *line, size_t lineno,
 			       int *ended, struct kh_error *err)
 {
@@ -460,6 +557,13 @@ static int kh_state_parse_line(struct kh_state *st, char *line, size_t lineno,
 	}
 	if (!strcmp(f[0], "outstat") && n == 6)
 		return kh_state_parse_outstat(st, f);
+	if (!strcmp(f[0], "dir"))
+		return kh_state_parse_dir(st, f, n, err);
+	if (st->dirs_parsed && (!strcmp(f[0], "input") ||
+				!strcmp(f[0], "end"))) {
+		st->dirs_parsed(st, st->dirs_ctx);
+		st->dirs_parsed = NULL;
+	}
 	if (!strcmp(f[0], "input"))
 		return kh_state_parse_input(st, f, n, err);
 	if (!strcmp(f[0], "end") && n == 2) {

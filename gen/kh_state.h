@@ -11,10 +11,17 @@
  *   started <ns since the epoch when the walk began>
  *   option mtime=1234567890
  *   output archive <sha256> <xxh128> <size> <path>
+ *   dir <tree> <ctime-ns> <inode> <rel> </tname>...|-
  *   input f <tree> <size> <mtime-ns> <inode> <xxh128> <rel>
  *   input l <tree> <size> <mtime-ns> <inode> <target> <rel>
  *   input p <tree> 0 0 0 - <rel>
  *   end <number of input lines>
+ *
+ * A dir line is a directory's listing as the walk used it (see
+ * kh_walk_dirrec), so that the next walk need not read a directory
+ * that did not change: "/" then 'd' (a directory) or 'u' (a name to
+ * stat) then the name, for each name, or "-" for none. Dir lines come
+ * before the input lines, so that a reader can use them early.
  */
 #ifndef KH_STATE_H
 #define KH_STATE_H
@@ -62,6 +69,17 @@ struct kh_state_output {
 	struct kh_state_ostat stat;     /* optional ("outstat" line) */
 };
 
+/* A directory listing (see kh_walk_dirrec): names holds nlen bytes of
+ * "<t><name>\0" entries. Its strings are never owned by the state. */
+struct kh_state_dir {
+	const char *rel;
+	int tree;
+	int64_t ctime_ns;
+	unsigned long long ino;
+	const char *names;
+	size_t nlen;
+};
+
 struct kh_state {
 	char *tool;
 	int64_t started_ns;
@@ -71,7 +89,14 @@ struct kh_state {
 	size_t nout;
 	struct kh_state_input *in;
 	size_t nin, cap;
+	struct kh_state_dir *dirs;      /* owned array, borrowed strings */
+	size_t ndirs, dcap;
 	char *text;                     /* parsed text, owned: parsed rels */
+	/* Called once, from the parser, when every dir line is parsed
+	 * and before the first input line: the walk can start using them
+	 * while the inputs are still being read. Optional. */
+	void (*dirs_parsed)(const struct kh_state *st, void *ctx);
+	void *dirs_ctx;
 };
 
 #define KH_STATE_INIT { 0 }
@@ -113,6 +138,11 @@ void kh_state_set_output_stat(struct kh_state *st,
  * rel_borrowed). */
 struct kh_state_input *kh_state_add_input(struct kh_state *st,
 					  struct kh_error *err);
+
+/* Append a directory record (its strings borrowed: they must outlive
+ * st). */
+int kh_state_add_dir(struct kh_state *st, const struct kh_state_dir *d,
+		     struct kh_error *err);
 
 void kh_state_release(struct kh_state *st);
 

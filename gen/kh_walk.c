@@ -134,18 +134,87 @@ static int kh_walk_push(struct kh_walk_list *list, const char *root,
 	return 0;
 }
 
+/* Record directory rel[0..rlen) of tree as read: ctime and inode from
+ * st, names[0..nlen) as in kh_walk_dirrec. */
+static int kh_walk_push_dir(struct kh_walk_list *list, int tree,
+			    const char *rel, size_t rlen, const struct stat *st,
+			    const char *names, size_t nlen,
+			    struct kh_error *err)
+{
+	struct kh_walk_dirrec *d;
+	char *p;
+
+	if (list->ndirs == list->dcap) {
+		size_t cap = list->dcap ? list->dcap * 2 : 64;
+		void *v = realloc(list->dirs, cap * sizeof(*list->dirs));
+
+		if (!v)
+			return kh_error_set(err, KH_ENOMEM, NULL,
+					    "out of memory");
+		list->dirs = v;
+		list->dcap = cap;
+	}
+	p = kh_walk_alloc(list, rlen + 1 + nlen);
+	if (!p)
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	memcpy(p, rel, rlen);
+	p[rlen] = '\0';
+	if (nlen)
+		memcpy(p + rlen + 1, names, nlen);
+	d = &list->dirs[list->ndirs++];
+	d->rel = p;
+	d->rlen = rlen;
+	d->tree = tree;
+	d->ctime_ns = kh_time_ns(st->st_ctim);
+	d->ino = (unsigned long long)st->st_ino;
+	d->names = p + rlen + 1;
+	d->nlen = nlen;
+	return 0;
+}
+
+/* Move from's directory records to the end of to's (strings move with
+ * the arenas). */
+static int kh_walk_append_dirs(struct kh_walk_list *to,
+			       struct kh_walk_list *from, struct kh_error *err)
+{
+	to->replayed += from->replayed;
+	to->reread += from->reread;
+	from->replayed = from->reread = 0;
+	if (!from->ndirs)
+		return 0;
+	if (to->ndirs + from->ndirs > to->dcap) {
+		size_t cap = to->ndirs + from->ndirs + 64;
+		void *v = realloc(to->dirs, cap * sizeof(*to->dirs));
+
+		if (!v)
+			return kh_error_set(err, KH_ENOMEM, NULL,
+					    "out of memory");
+		to->dirs = v;
+		to->dcap = cap;
+	}
+	memcpy(to->dirs + to->ndirs, from->dirs,
+	       from->ndirs * sizeof(*from->dirs));
+	to->ndirs += from->ndirs;
+	free(from->dirs);
+	from->dirs = NULL;
+	from->ndirs = from->dcap = 0;
+	return 0;
+}
+
 /* Move every entry of from, and its strings, to the end of to. */
 static int kh_walk_append(struct kh_walk_list *to, struct kh_walk_list *from,
 			  struct kh_error *err)
 {
 	struct kh_walk_chunk **tail;
 
-	if (!to->v && !to->arena) {
+	if (!to->v && !to->arena && !to->dirs) {
 		/* Nothing to keep: take from's arrays, copy nothing. */
 		*to = *from;
 		memset(from, 0, sizeof(*from));
 		return 0;
 	}
+	if (kh_walk_append_dirs(to, from, err) < 0)
+		return err->code;
 	if (to->n + from->n > to->cap) {
 		size_t cap = to->n + from->n + 1024;
 		void *v = realloc(to->v, cap * sizeof(*to->v));
@@ -213,6 +282,8 @@ struct kh_walk_unit {
 };
 
 struct kh_walk_shared {
+	const struct kh_walk_cache *cache;
+	int record;                /* record directories in the lists */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct kh_walk_unit *stack;
@@ -234,6 +305,9 @@ struct kh_walk_ctx {
 	int bphase;
 	size_t key[KH_WALK_MAX_DEPTH];
 	char *bufs[KH_WALK_MAX_DEPTH];  /* getdents buffers, by depth */
+	/* Names a directory's record gets, by depth, while it is read. */
+	char *nbufs[KH_WALK_MAX_DEPTH];
+	size_t nlens[KH_WALK_MAX_DEPTH], ncaps[KH_WALK_MAX_DEPTH];
 	char rel[PATH_MAX];
 };
 
@@ -397,8 +471,6 @@ static int kh_walk_one(struct kh_walk_ctx *c, int dfd, size_t rlen,
 	struct stat st;
 	int fd, ret;
 
-	if (type != DT_UNKNOWN && type != DT_DIR && !header)
-		return 0;
 	if (rlen + 1 + nlen >= PATH_MAX)
 		return kh_error_set(&c->err, KH_EINVAL, c->root->root,
 				    "path too long below %s", rel);
@@ -454,26 +526,93 @@ out:
 	return ret;
 }
 
-/* Read directory c->rel[0..rlen), open as dfd; its names' positions
- * are key[0..klen] with key[klen] their index plus one. */
-static int kh_walk_dir(struct kh_walk_ctx *c, int dfd, size_t rlen,
-		       size_t klen, size_t depth, int silly)
+/* Does a name listed with this type matter? Only directories, headers,
+ * and names of unknown type (which stat decides). */
+static int kh_walk_wanted(const char *name, unsigned char type)
+{
+	return type == DT_UNKNOWN || type == DT_DIR || kh_walk_is_header(name);
+}
+
+/* Name number ++*index of directory c->rel[0..rlen) (open as dfd,
+ * position key[0..klen)). 0 to go on with the next name, <0 to stop. */
+static int kh_walk_name(struct kh_walk_ctx *c, int dfd, size_t rlen,
+			const char *name, unsigned char type, size_t klen,
+			size_t depth, int silly, size_t *index)
+{
+	int ret;
+
+	c->key[klen] = ++*index;
+	ret = kh_walk_one(c, dfd, rlen, name, type, klen + 1, depth, silly);
+	if (ret < 0) {
+		if (!c->noted)
+			kh_walk_note(c, c->key, klen + 1);
+		/* Walked at once, a subdirectory of a top level failed: the
+		 * rest of the top level still comes first. */
+		if (c->sh->phased && klen == 1 && c->bphase == 1) {
+			c->noted = 0;
+			return 0;
+		}
+	}
+	return ret;
+}
+
+/* Keep name (listed as type) for the record of the directory being
+ * read at depth; on no memory, that directory gets no record. */
+static void kh_walk_keep_name(struct kh_walk_ctx *c, size_t depth,
+			      const char *name, unsigned char type)
+{
+	size_t n = strlen(name) + 2;
+
+	if (!c->ncaps[depth] && c->nlens[depth])
+		return;   /* gave up on this one */
+	if (c->nlens[depth] + n > c->ncaps[depth]) {
+		size_t cap = (c->nlens[depth] + n) * 2 + 256;
+		char *p = realloc(c->nbufs[depth], cap);
+
+		if (!p) {
+			free(c->nbufs[depth]);
+			c->nbufs[depth] = NULL;
+			c->ncaps[depth] = 0;
+			c->nlens[depth] = 1;
+			return;
+		}
+		c->nbufs[depth] = p;
+		c->ncaps[depth] = cap;
+	}
+	c->nbufs[depth][c->nlens[depth]] = type == DT_DIR ? 'd' : 'u';
+	memcpy(c->nbufs[depth] + c->nlens[depth] + 1, name, n - 1);
+	c->nlens[depth] += n;
+}
+
+/* List directory c->rel[0..rlen) from its record rec. */
+static int kh_walk_replay(struct kh_walk_ctx *c, int dfd, size_t rlen,
+			  size_t klen, size_t depth, int silly,
+			  const struct kh_walk_dirrec *rec)
 {
 	size_t index = 0;
-	char *buf;
 
-	if (depth >= KH_WALK_MAX_DEPTH || klen + 1 >= KH_WALK_MAX_DEPTH) {
-		kh_error_set(&c->err, KH_EINVAL, c->root->root,
-			     "path too long below %s", c->rel);
-		kh_walk_note(c, c->key, klen);
-		return c->err.code;
+	for (size_t off = 0; off < rec->nlen;) {
+		const char *e = rec->names + off;
+		int ret;
+
+		off += strlen(e) + 1;
+		ret = kh_walk_name(c, dfd, rlen, e + 1,
+				   e[0] == 'd' ? DT_DIR : DT_UNKNOWN, klen,
+				   depth, silly, &index);
+		if (ret < 0)
+			return ret;
 	}
-	buf = c->bufs[depth];
-	if (!buf && !(buf = c->bufs[depth] = malloc(KH_WALK_BUF))) {
-		kh_error_set(&c->err, KH_ENOMEM, NULL, "out of memory");
-		kh_walk_note(c, c->key, klen);
-		return c->err.code;
-	}
+	return 0;
+}
+
+/* List directory c->rel[0..rlen) with getdents64; keep the names for
+ * its record when keep is set. */
+static int kh_walk_read(struct kh_walk_ctx *c, int dfd, size_t rlen,
+			size_t klen, size_t depth, int silly, int keep)
+{
+	size_t index = 0;
+	char *buf = c->bufs[depth];
+
 	for (;;) {
 		ssize_t n = getdents64(dfd, buf, KH_WALK_BUF);
 
@@ -495,24 +634,86 @@ static int kh_walk_dir(struct kh_walk_ctx *c, int dfd, size_t rlen,
 			if (name[0] == '.' && (!name[1] ||
 					       (name[1] == '.' && !name[2])))
 				continue;
-			c->key[klen] = ++index;
-			ret = kh_walk_one(c, dfd, rlen, name, d->d_type,
-					  klen + 1, depth, silly);
-			if (ret < 0) {
-				if (!c->noted)
-					kh_walk_note(c, c->key, klen + 1);
-				/* Walked at once, a subdirectory of a top
-				 * level failed: the rest of the top level
-				 * still comes first. */
-				if (c->sh->phased && klen == 1 &&
-				    c->bphase == 1) {
-					c->noted = 0;
-					continue;
-				}
+			if (!kh_walk_wanted(name, d->d_type))
+				continue;
+			if (keep)
+				kh_walk_keep_name(c, depth, name, d->d_type);
+			ret = kh_walk_name(c, dfd, rlen, name, d->d_type, klen,
+					   depth, silly, &index);
+			if (ret < 0)
 				return ret;
-			}
 		}
 	}
+}
+
+/* Directory c->rel[0..rlen), open as dfd: its record, if the cache has
+ * one that still holds (NULL otherwise); st is its stat data. */
+static const struct kh_walk_dirrec *kh_walk_lookup(struct kh_walk_ctx *c,
+						   size_t rlen,
+						   const struct stat *st)
+{
+	const struct kh_walk_cache *cache = c->sh->cache;
+	const struct kh_walk_dirrec *rec;
+	int known = 0;
+
+	if (!cache || !cache->find)
+		return NULL;
+	rec = cache->find(cache->ctx, c->root->tree, c->rel, rlen, &known);
+	if (rec && rec->ctime_ns == kh_time_ns(st->st_ctim) &&
+	    rec->ino == (unsigned long long)st->st_ino) {
+		c->list.replayed++;
+		return rec;
+	}
+	if (known)
+		c->list.reread++;
+	return NULL;
+}
+
+/* Read directory c->rel[0..rlen), open as dfd; its names' positions
+ * are key[0..klen] with key[klen] their index plus one. */
+static int kh_walk_dir(struct kh_walk_ctx *c, int dfd, size_t rlen,
+		       size_t klen, size_t depth, int silly)
+{
+	const struct kh_walk_dirrec *rec = NULL;
+	struct stat st;
+	int keep = 0, ret;
+
+	if (depth >= KH_WALK_MAX_DEPTH || klen + 1 >= KH_WALK_MAX_DEPTH) {
+		kh_error_set(&c->err, KH_EINVAL, c->root->root,
+			     "path too long below %s", c->rel);
+		kh_walk_note(c, c->key, klen);
+		return c->err.code;
+	}
+	if (!c->bufs[depth] && !(c->bufs[depth] = malloc(KH_WALK_BUF))) {
+		kh_error_set(&c->err, KH_ENOMEM, NULL, "out of memory");
+		kh_walk_note(c, c->key, klen);
+		return c->err.code;
+	}
+	/* Stat before reading: a change after this shows in the ctime
+	 * the next walk compares. Without it, no record either way. */
+	if (c->sh->record && fstat(dfd, &st) == 0) {
+		keep = 1;
+		rec = kh_walk_lookup(c, rlen, &st);
+	}
+	c->nlens[depth] = 0;
+	if (rec)
+		ret = kh_walk_replay(c, dfd, rlen, klen, depth, silly, rec);
+	else
+		ret = kh_walk_read(c, dfd, rlen, klen, depth, silly, keep);
+	if (ret < 0 || !keep)
+		return ret;
+	if (!rec && !c->ncaps[depth] && c->nlens[depth])
+		return 0;   /* no memory for the names: no record */
+	/* Without memory for it, the directory only goes unrecorded: the
+	 * next walk reads it. */
+	{
+		struct kh_error e = KH_ERROR_INIT;
+
+		kh_walk_push_dir(&c->list, c->root->tree, c->rel, rlen, &st,
+				 rec ? rec->names : c->nbufs[depth],
+				 rec ? rec->nlen : c->nlens[depth], &e);
+	}
+	return 0;
 }
 
 static void kh_walk_unit_run(struct kh_walk_ctx *c, struct kh_walk_unit *u)
@@ -575,6 +776,8 @@ static struct kh_walk_ctx *kh_walk_ctx_new(struct kh_walk_shared *sh)
 	/* Not all of it: key, bufs and rel are large, set as used. */
 	memset(c, 0, offsetof(struct kh_walk_ctx, key));
 	memset(c->bufs, 0, sizeof(c->bufs));
+	memset(c->nbufs, 0, sizeof(c->nbufs));
+	memset(c->ncaps, 0, sizeof(c->ncaps));
 	c->sh = sh;
 	return c;
 }
@@ -585,6 +788,8 @@ static void kh_walk_ctx_free(struct kh_walk_ctx *c)
 		return;
 	for (size_t i = 0; i < KH_WALK_MAX_DEPTH && c->bufs[i]; i++)
 		free(c->bufs[i]);
+	for (size_t i = 0; i < KH_WALK_MAX_DEPTH && c->nbufs[i]; i++)
+		free(c->nbufs[i]);
 	free(c->bkey);
 	kh_walk_list_release(&c->list);
 	free(c);
@@ -699,10 +904,12 @@ static int kh_walk_merge(struct kh_walk_list *to, struct kh_walk_ctx **ctx,
 /* kh_walk_trees; phased: as kh_walk_trees reports errors, else in
  * plain depth-first order (kh_walk_tree). */
 static int kh_walk_roots(const struct kh_walk_root *roots, size_t nroots,
-			 int threads, int phased, struct kh_walk_list *list,
-			 struct kh_error *err)
+			 int threads, int phased,
+			 const struct kh_walk_cache *cache, int record,
+			 struct kh_walk_list *list, struct kh_error *err)
 {
-	struct kh_walk_shared sh = { .defer = threads > 1, .phased = phased };
+	struct kh_walk_shared sh = { .defer = threads > 1, .phased = phased,
+				     .cache = cache, .record = record };
 	struct kh_walk_ctx *ctx[KH_WALK_MAX_THREADS] = { NULL };
 	struct kh_walk_rootx *rx;
 	pthread_t tid[KH_WALK_MAX_THREADS];
@@ -793,7 +1000,14 @@ static int kh_walk_roots(const struct kh_walk_root *roots, size_t nroots,
 int kh_walk_trees(const struct kh_walk_root *roots, size_t nroots,
 		  int threads, struct kh_walk_list *list, struct kh_error *err)
 {
-	return kh_walk_roots(roots, nroots, threads, 1, list, err);
+	return kh_walk_roots(roots, nroots, threads, 1, NULL, 0, list, err);
+}
+
+int kh_walk_trees_cached(const struct kh_walk_root *roots, size_t nroots,
+			 int threads, const struct kh_walk_cache *cache,
+			 struct kh_walk_list *list, struct kh_error *err)
+{
+	return kh_walk_roots(roots, nroots, threads, 1, cache, 1, list, err);
 }
 
 int kh_walk_tree(const char *root, const char *sub, int tree, int required,
@@ -801,7 +1015,7 @@ int kh_walk_tree(const char *root, const char *sub, int tree, int required,
 {
 	struct kh_walk_root r = { root, sub, tree, required };
 
-	return kh_walk_roots(&r, 1, 1, 0, list, err);
+	return kh_walk_roots(&r, 1, 1, 0, NULL, 0, list, err);
 }
 
 int kh_walk_pathcmp(const char *a, const char *b)
@@ -883,10 +1097,20 @@ static void kh_walk_sort(struct kh_walk_list *list)
 		qsort(list->v, list->n, sizeof(*list->v), kh_walk_cmp);
 }
 
+static int kh_walk_dircmp(const void *pa, const void *pb)
+{
+	const struct kh_walk_dirrec *a = pa, *b = pb;
+
+	return a->tree != b->tree ? a->tree - b->tree : strcmp(a->rel, b->rel);
+}
+
 void kh_walk_finish(struct kh_walk_list *list)
 {
 	size_t out = 0;
 
+	if (list->ndirs)
+		qsort(list->dirs, list->ndirs, sizeof(*list->dirs),
+		      kh_walk_dircmp);
 	kh_walk_sort(list);
 	for (size_t i = 0; i < list->n; i++) {
 		/* Equal paths are adjacent, srctree first: keep the last. */
@@ -908,6 +1132,6 @@ void kh_walk_list_release(struct kh_walk_list *list)
 		list->arena = next;
 	}
 	free(list->v);
-	list->v = NULL;
-	list->n = list->cap = 0;
+	free(list->dirs);
+	memset(list, 0, sizeof(*list));
 }

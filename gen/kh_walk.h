@@ -35,17 +35,58 @@ struct kh_walk_entry {
 	ino_t ino;
 };
 
+/* A directory as a walk read it: its change time and inode when it was
+ * read, and the names the walk looked at (subdirectories, headers, and
+ * names of unknown type; nothing else can matter), each as 'd' (a
+ * directory) or 'u' (a name to stat) then the name and a NUL, back to
+ * back in names[0..nlen).
+ *
+ * A later walk that finds the directory with the same ctime and inode
+ * uses the names instead of reading it again: no entry can be added,
+ * removed or renamed without changing the directory's ctime, which no
+ * one can set back. A record is only as good as the clock tick it was
+ * taken in, so the caller offers only records whose ctime is well
+ * before the walk that took them began (the racy case again; see
+ * KH_GEN_RACY_NS). Reading directories is about a quarter of a no-op's
+ * system time (ext4 builds a hash tree per listing); stat is the rest. */
+struct kh_walk_dirrec {
+	const char *rel;      /* "include/linux" */
+	size_t rlen;
+	int tree;
+	int64_t ctime_ns;
+	unsigned long long ino;
+	const char *names;
+	size_t nlen;
+};
+
+/* Where a walk finds earlier records (all optional). */
+struct kh_walk_cache {
+	/* The record for tree/rel, or NULL. Called from any walk thread.
+	 * *known is 0 while the records are not ready yet (the walk then
+	 * reads the directory and counts nothing), else 1. */
+	const struct kh_walk_dirrec *(*find)(void *ctx, int tree,
+					     const char *rel, size_t rlen,
+					     int *known);
+	void *ctx;
+};
+
 struct kh_walk_chunk;
 
 /* The strings of the entries live in the list's arena: path, with rel
- * its tail, in one allocation per many entries. */
+ * its tail, in one allocation per many entries; so do the strings of
+ * the directory records. */
 struct kh_walk_list {
 	struct kh_walk_entry *v;
 	size_t n, cap;
 	struct kh_walk_chunk *arena;
+	/* Filled by kh_walk_trees_cached: every directory read. */
+	struct kh_walk_dirrec *dirs;
+	size_t ndirs, dcap;
+	size_t replayed;      /* directories listed from a record */
+	size_t reread;        /* read although find() had answered */
 };
 
-#define KH_WALK_LIST_INIT { NULL, 0, 0, NULL }
+#define KH_WALK_LIST_INIT { NULL, 0, 0, NULL, NULL, 0, 0, 0, 0 }
 
 /* Add every selected header below root/sub to list. A missing root/sub
  * is an error only when required is set. */
@@ -73,7 +114,16 @@ int kh_walk_trees(const struct kh_walk_root *roots, size_t nroots,
 		  int threads, struct kh_walk_list *list,
 		  struct kh_error *err);
 
-/* Sort by archive path and drop srctree entries shadowed by objtree. */
+/* kh_walk_trees that also records every directory it reads in
+ * list->dirs, and lists a directory from cache's record instead of
+ * reading it when the record's ctime and inode are the directory's.
+ * cache may be NULL. */
+int kh_walk_trees_cached(const struct kh_walk_root *roots, size_t nroots,
+			 int threads, const struct kh_walk_cache *cache,
+			 struct kh_walk_list *list, struct kh_error *err);
+
+/* Sort by archive path and drop srctree entries shadowed by objtree;
+ * sort the directory records by tree, then path. */
 void kh_walk_finish(struct kh_walk_list *list);
 
 /* Is this relative path left out of the archive? (exposed for tests) */

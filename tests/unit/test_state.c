@@ -1,10 +1,12 @@
-/* test_state: numbers in the state file use their whole range.
+/* test_state: numbers in the state file use their whole range, and
+ * directory records read back exactly.
  *
  * Device and inode numbers are unsigned 64-bit (overlayfs with xino
  * sets the top bits): a state gen writes with such numbers must read
  * back, or every later run would find it "corrupt" and rebuild. Sizes
  * and times must fit a long long; one more digit is refused.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,4 +68,81 @@ static void test_out_of_range(void)
 	kh_state_release(&st);
 }
 
-KH_TEST_MAIN(test_full_range, test_out_of_range)
+static int dirs_seen;
+
+static void note_dirs(const struct kh_state *st, void *ctx)
+{
+	/* Called before the first input line, with every dir parsed. */
+	KH_CHECK(st->ndirs == 3 && st->nin == 0 && ctx == &dirs_seen);
+	dirs_seen++;
+}
+
+/* Dir lines: names packed as "<t><name>\0", escapes undone, "-" for an
+ * empty listing; the parser tells when they are all read. */
+static void test_dirs(void)
+{
+	const char *text = HEAD
+		"dir 0 17 18446744073709551615 include /dlinux/ua.h/ub%20c.h\n"
+		"dir 1 18 2 include/linux -\n"
+		"dir 0 19 3 arch/x86/include /dasm\n"
+		"input f 0 3 1 2 " HASH " include/a.h\n"
+		"end 1\n";
+	static const char names[] = "dlinux\0ua.h\0ub c.h";
+	struct kh_state st = KH_STATE_INIT;
+	struct kh_error err = KH_ERROR_INIT;
+	char *out = NULL;
+	size_t len = 0;
+
+	st.dirs_parsed = note_dirs;
+	st.dirs_ctx = &dirs_seen;
+	KH_CHECK(parses(text, &st) == 0);
+	KH_CHECK(dirs_seen == 1);
+	KH_CHECK(st.ndirs == 3);
+	KH_CHECK(!strcmp(st.dirs[0].rel, "include") && st.dirs[0].tree == 0 &&
+		 st.dirs[0].ctime_ns == 17 &&
+		 st.dirs[0].ino == 18446744073709551615ULL);
+	KH_CHECK(st.dirs[0].nlen == sizeof(names) &&
+		 !memcmp(st.dirs[0].names, names, sizeof(names)));
+	KH_CHECK(st.dirs[1].tree == 1 && st.dirs[1].nlen == 0);
+	KH_CHECK(st.dirs[2].nlen == 5 && !memcmp(st.dirs[2].names, "dasm", 5));
+	KH_CHECK(kh_state_format(&st, &out, &len, &err) == 0);
+	KH_CHECK(out && len == strlen(text) && !memcmp(out, text, len));
+	free(out);
+	kh_state_release(&st);
+}
+
+static void test_bad_dirs(void)
+{
+	static const char *bad[] = {
+		"dir 0 1 2 include\n",                  /* no names */
+		"dir 0 1 2 include ua.h\n",             /* no leading / */
+		"dir 0 1 2 include /xa.h\n",            /* type not d or u */
+		"dir 0 1 2 include /u\n",               /* empty name */
+		"dir 0 1 2 include /d..\n",             /* never up */
+		"dir 0 1 2 include /u.\n",
+		"dir 0 1 2 include /ua.h//ub.h\n",      /* empty entry */
+		"dir 2 1 2 include /ua.h\n",            /* no tree 2 */
+		"dir 0 1 2 include /u%2Fa\n",           /* a slash in a name */
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct kh_state st = KH_STATE_INIT;
+		char text[256];
+
+		snprintf(text, sizeof(text), "%s%send 0\n", HEAD, bad[i]);
+		if (parses(text, &st) == 0)
+			fprintf(stderr, "accepted: %s", bad[i]);
+		KH_CHECK(parses(text, &st) < 0);
+		kh_state_release(&st);
+	}
+	/* Dir lines come before the inputs. */
+	{
+		struct kh_state st = KH_STATE_INIT;
+
+		KH_CHECK(parses(HEAD "input f 0 3 1 2 " HASH " include/a.h\n"
+				"dir 0 1 2 include /ua.h\nend 1\n", &st) < 0);
+		kh_state_release(&st);
+	}
+}
+
+KH_TEST_MAIN(test_full_range, test_out_of_range, test_dirs, test_bad_dirs)
