@@ -58,12 +58,18 @@ static int kh_state_xdigit(char c)
 /* Unescape s in place (the result is never longer); -1 if malformed. */
 static int kh_state_unescape_in(char *s)
 {
-	char *p = s;
+	char *p;
 
 	if (s[0] == '%' && !s[1]) {
 		*s = '\0';
 		return 0;
 	}
+	/* Nearly every path is plain: check it without copying it. */
+	while (kh_state_plain((unsigned char)*s))
+		s++;
+	if (!*s)
+		return 0;
+	p = s;
 	while (*s) {
 		if (*s == '%') {
 			int hi = kh_state_xdigit(s[1]);
@@ -369,19 +375,22 @@ int kh_state_save(const char *path, const struct kh_state *st,
 
 /* ---- reading ---------------------------------------------------------- */
 
-/* Split line into at most max space-separated fields, in place. */
+/* Split line into at most max space-separated fields, in place. A
+ * plain loop: fields are short, and a strchr call per field was a
+ * tenth of a no-op's parse. */
 static size_t kh_state_fields(char *line, char **f, size_t max)
 {
 	size_t n = 0;
 
 	while (*line && n < max) {
 		f[n++] = line;
-		line = strchr(line, ' ');
-		if (!line)
-			break;
+		while (*line && *line != ' ')
+			line++;
+		if (!*line)
+			return n;
 		*line++ = '\0';
 	}
-	return line && *line ? max + 1 : n;
+	return *line ? max + 1 : n;
 }
 
 /* A decimal up to ULLONG_MAX (device and inode numbers use all 64
@@ -390,9 +399,18 @@ static size_t kh_state_fields(char *line, char **f, size_t max)
 static int kh_state_unum(const char *s, unsigned long long *out)
 {
 	unsigned long long v = 0;
+	size_t i;
 
 	if (!*s)
 		return -1;
+	/* Up to 19 digits cannot overflow: no check per digit. */
+	for (i = 0; i < 19 && s[i] >= '0' && s[i] <= '9'; i++)
+		v = v * 10 + (unsigned)(s[i] - '0');
+	if (!s[i]) {
+		*out = v;
+		return 0;
+	}
+	v = 0;
 	for (; *s; s++) {
 		unsigned d = (unsigned)(*s - '0');
 
@@ -523,6 +541,9 @@ static int kh_state_parse_line(struct kh_state *st, char *line, size_t lineno,
 
 	if (*ended || n == 0 || n > 8)
 		return KH_EINVAL;
+	/* Nearly every line is an input line. */
+	if (lineno > 1 && !st->dirs_parsed && !strcmp(f[0], "input"))
+		return kh_state_parse_input(st, f, n, err);
 	if (lineno == 1)
 		return n == 2 && !strcmp(f[0], KH_STATE_MAGIC) &&
 		       kh_state_num(f[1], &v) == 0 && v == KH_STATE_VERSION ?
@@ -572,6 +593,72 @@ static int kh_state_parse_line(struct kh_state *st, char *line, size_t lineno,
 			0 : KH_EINVAL;
 	}
 	return KH_EINVAL;
+}
+
+/* Digits up to a space: at most 18 of them, so that any value fits a
+ * long long; the end of the field in *p. -1 for anything else. */
+static int kh_state_fast_num(const char **p, long long *out)
+{
+	const char *s = *p;
+	long long v = 0;
+	int n = 0;
+
+	while (*s >= '0' && *s <= '9' && n < 18) {
+		v = v * 10 + (*s++ - '0');
+		n++;
+	}
+	if (!n || *s != ' ')
+		return -1;
+	*out = v;
+	*p = s + 1;
+	return 0;
+}
+
+/* "input f ..." lines are nearly the whole file, and nearly all of them
+ * are plain: parse such a line (rest: after "input f ", NUL-terminated
+ * at end) in one pass. 1 when done, 0 when the line is not such a plain
+ * one (kh_state_parse_line then parses it, and says what is wrong),
+ * <0 on no memory. Accepts exactly what kh_state_parse_input would. */
+static int kh_state_parse_input_fast(struct kh_state *st, const char *rest,
+				     const char *end, struct kh_error *err)
+{
+	struct kh_state_input *in;
+	long long size, mtime, ino;
+	unsigned char hash[KH_XXH128_LEN];
+	const char *p = rest, *rel;
+	int tree;
+
+	if ((p[0] != '0' && p[0] != '1') || p[1] != ' ')
+		return 0;
+	tree = p[0] - '0';
+	p += 2;
+	if (kh_state_fast_num(&p, &size) < 0 ||
+	    kh_state_fast_num(&p, &mtime) < 0 ||
+	    kh_state_fast_num(&p, &ino) < 0 ||
+	    end - p < 2 * KH_XXH128_LEN + 2 || p[2 * KH_XXH128_LEN] != ' ' ||
+	    kh_hash_unhex(p, hash, KH_XXH128_LEN) < 0)
+		return 0;
+	rel = p + 2 * KH_XXH128_LEN + 1;
+	/* Plain, no escape: the path is the text as it stands. (No path
+	 * is a missing field, and "%" alone the empty path: the slow path
+	 * judges both.) */
+	if (rel >= end)
+		return 0;
+	for (p = rel; p < end; p++)
+		if (!kh_state_plain((unsigned char)*p))
+			return 0;
+	in = kh_state_add_input(st, err);
+	if (!in)
+		return KH_ENOMEM;
+	in->type = 'f';
+	in->tree = tree;
+	in->size = size;
+	in->mtime_ns = mtime;
+	in->ino = (unsigned long long)ino;
+	memcpy(in->hash, hash, KH_XXH128_LEN);
+	in->rel = (char *)rel;
+	in->rel_borrowed = 1;
+	return 1;
 }
 
 /* The whole file in one buffer: one read instead of a stdio line loop. */
@@ -636,6 +723,15 @@ static int kh_state_parse_buf(char *buf, size_t len, const char *name,
 			break;
 		}
 		*end = '\0';
+		if (lineno > 1 && !ended && !st->dirs_parsed &&
+		    end - line > 8 && !memcmp(line, "input f ", 8)) {
+			ret = kh_state_parse_input_fast(st, line + 8, end,
+							err);
+			if (ret != 0) {
+				ret = ret < 0 ? ret : 0;
+				continue;
+			}
+		}
 		ret = kh_state_parse_line(st, line, lineno, &ended, err);
 	}
 	if (ret == 0 && (!ended || !st->tool))

@@ -135,6 +135,31 @@ static void test_bad_dirs(void)
 		KH_CHECK(parses(text, &st) < 0);
 		kh_state_release(&st);
 	}
+	/* The fast path for plain input lines refuses what the full
+	 * parser refuses. */
+	{
+		static const char *bad_in[] = {
+			"input f 0 3 1 2 " HASH " \n",          /* no path */
+			"input f 0 3 1 2 " HASH "\n",
+			"input f 2 3 1 2 " HASH " a.h\n",       /* no tree 2 */
+			"input f 0  3 1 2 " HASH " a.h\n",      /* empty field */
+			"input f 0 3 1 2 " HASH "0 a.h\n",      /* 33 hex digits */
+			"input f 0 3 1 2 " HASH " a b.h\n",     /* 9 fields */
+			"input f 0 3 1 x " HASH " a.h\n",
+		};
+
+		for (size_t i = 0; i < sizeof(bad_in) / sizeof(bad_in[0]); i++) {
+			struct kh_state st = KH_STATE_INIT;
+			char text[256];
+
+			snprintf(text, sizeof(text), "%s%send 1\n", HEAD,
+				 bad_in[i]);
+			if (parses(text, &st) == 0)
+				fprintf(stderr, "accepted: %s", bad_in[i]);
+			KH_CHECK(parses(text, &st) < 0);
+			kh_state_release(&st);
+		}
+	}
 	/* Dir lines come before the inputs. */
 	{
 		struct kh_state st = KH_STATE_INIT;
