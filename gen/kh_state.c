@@ -714,6 +714,14 @@ static int kh_state_parse_buf(char *buf, size_t len, const char *name,
 	int ended = 0, ret = 0;
 
 	st->text = buf;
+	/* An input line has 50 bytes at least: one array, never grown and
+	 * copied (untouched capacity costs no page). */
+	if (!st->in) {
+		st->cap = len / 50 + 16;
+		st->in = malloc(st->cap * sizeof(*st->in));
+		if (!st->in)
+			st->cap = 0;
+	}
 
 	for (line = buf; ret == 0 && line < buf + len; line = end + 1) {
 		lineno++;

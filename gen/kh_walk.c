@@ -103,7 +103,9 @@ static int kh_walk_push(struct kh_walk_list *list, const char *root,
 	char *p;
 
 	if (list->n == list->cap) {
-		size_t cap = list->cap ? list->cap * 2 : 1024;
+		/* A kernel tree has some 6,400 headers: start big enough
+		 * for them (untouched capacity costs no page). */
+		size_t cap = list->cap ? list->cap * 2 : 8192;
 		void *v = realloc(list->v, cap * sizeof(*list->v));
 
 		if (!v)
