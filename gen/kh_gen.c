@@ -961,9 +961,9 @@ static int kh_gen_take_dirs(const struct kh_walk_list *list,
 }
 
 /* Walk, with the last run's directory records when there are any. A
- * walk that used them and failed is done again without: a record that
- * names what is not there (a state damaged on disk) must not fail a
- * run. */
+ * walk that could use them and failed is done again without: a record
+ * that names what is not there (a state damaged on disk) must not fail
+ * a run. A real error fails both walks alike. */
 static int kh_gen_walk_cached(const struct kh_gen_opts *o,
 			      struct kh_gen_prev *prev,
 			      struct kh_walk_list *list, struct kh_error *err)
