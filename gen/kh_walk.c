@@ -94,6 +94,25 @@ static char *kh_walk_alloc(struct kh_walk_list *list, size_t n)
 	return p;
 }
 
+/* Array v (capacity *cap elements of size bytes) with room for need:
+ * v itself, or v grown to at least twice its capacity (to first, the
+ * first time). NULL when out of memory (v is then unchanged). */
+static void *kh_walk_reserve(void *v, size_t *cap, size_t need, size_t size,
+			     size_t first)
+{
+	size_t n;
+
+	if (need <= *cap)
+		return v;
+	n = *cap ? *cap * 2 : first;
+	if (n < need)
+		n = need;
+	v = realloc(v, n * size);
+	if (v)
+		*cap = n;
+	return v;
+}
+
 /* Add root/rel[0..rlen) to list; st NULL for a KH_WALK_PARENTS entry. */
 static int kh_walk_push(struct kh_walk_list *list, const char *root,
 			size_t rootlen, const char *rel, size_t rlen,
@@ -102,17 +121,12 @@ static int kh_walk_push(struct kh_walk_list *list, const char *root,
 	struct kh_walk_entry *e;
 	char *p;
 
-	if (list->n == list->cap) {
-		/* A kernel tree has some 6,400 headers: start big enough
-		 * for them (untouched capacity costs no page). */
-		size_t cap = list->cap ? list->cap * 2 : 8192;
-		void *v = realloc(list->v, cap * sizeof(*list->v));
-
-		if (!v)
-			return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
-		list->v = v;
-		list->cap = cap;
-	}
+	/* A kernel tree has some 6,400 headers: start big enough for them
+	 * (untouched capacity costs no page). */
+	e = kh_walk_reserve(list->v, &list->cap, list->n + 1, sizeof(*e), 8192);
+	if (!e)
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	list->v = e;
 	p = kh_walk_alloc(list, rootlen + rlen + 2);
 	if (!p)
 		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
@@ -146,16 +160,11 @@ static int kh_walk_push_dir(struct kh_walk_list *list, int tree,
 	struct kh_walk_dirrec *d;
 	char *p;
 
-	if (list->ndirs == list->dcap) {
-		size_t cap = list->dcap ? list->dcap * 2 : 64;
-		void *v = realloc(list->dirs, cap * sizeof(*list->dirs));
-
-		if (!v)
-			return kh_error_set(err, KH_ENOMEM, NULL,
-					    "out of memory");
-		list->dirs = v;
-		list->dcap = cap;
-	}
+	d = kh_walk_reserve(list->dirs, &list->dcap, list->ndirs + 1,
+			    sizeof(*d), 64);
+	if (!d)
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	list->dirs = d;
 	p = kh_walk_alloc(list, rlen + 1 + nlen);
 	if (!p)
 		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
@@ -179,21 +188,18 @@ static int kh_walk_push_dir(struct kh_walk_list *list, int tree,
 static int kh_walk_append_dirs(struct kh_walk_list *to,
 			       struct kh_walk_list *from, struct kh_error *err)
 {
+	struct kh_walk_dirrec *v;
+
 	to->replayed += from->replayed;
 	to->reread += from->reread;
 	from->replayed = from->reread = 0;
 	if (!from->ndirs)
 		return 0;
-	if (to->ndirs + from->ndirs > to->dcap) {
-		size_t cap = to->ndirs + from->ndirs + 64;
-		void *v = realloc(to->dirs, cap * sizeof(*to->dirs));
-
-		if (!v)
-			return kh_error_set(err, KH_ENOMEM, NULL,
-					    "out of memory");
-		to->dirs = v;
-		to->dcap = cap;
-	}
+	v = kh_walk_reserve(to->dirs, &to->dcap, to->ndirs + from->ndirs,
+			    sizeof(*to->dirs), 64);
+	if (!v)
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	to->dirs = v;
 	memcpy(to->dirs + to->ndirs, from->dirs,
 	       from->ndirs * sizeof(*from->dirs));
 	to->ndirs += from->ndirs;
@@ -208,6 +214,7 @@ static int kh_walk_append(struct kh_walk_list *to, struct kh_walk_list *from,
 			  struct kh_error *err)
 {
 	struct kh_walk_chunk **tail;
+	struct kh_walk_entry *v;
 
 	if (!to->v && !to->arena && !to->dirs) {
 		/* Nothing to keep: take from's arrays, copy nothing. */
@@ -217,16 +224,11 @@ static int kh_walk_append(struct kh_walk_list *to, struct kh_walk_list *from,
 	}
 	if (kh_walk_append_dirs(to, from, err) < 0)
 		return err->code;
-	if (to->n + from->n > to->cap) {
-		size_t cap = to->n + from->n + 1024;
-		void *v = realloc(to->v, cap * sizeof(*to->v));
-
-		if (!v)
-			return kh_error_set(err, KH_ENOMEM, NULL,
-					    "out of memory");
-		to->v = v;
-		to->cap = cap;
-	}
+	v = kh_walk_reserve(to->v, &to->cap, to->n + from->n, sizeof(*to->v),
+			    1024);
+	if (!v)
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	to->v = v;
 	if (from->n)
 		memcpy(to->v + to->n, from->v, from->n * sizeof(*from->v));
 	to->n += from->n;
