@@ -961,18 +961,19 @@ static int kh_gen_take_dirs(const struct kh_walk_list *list,
 }
 
 /* Walk, with the last run's directory records when there are any. A
- * walk that could use them and failed is done again without: a record
- * that names what is not there (a state damaged on disk) must not fail
- * a run. A real error fails both walks alike. */
+ * walk that failed on a record that lied (a state damaged on disk) is
+ * done again without them: a bad record must not fail a run. A tree
+ * that changes under the walk still does. */
 static int kh_gen_walk_cached(const struct kh_gen_opts *o,
 			      struct kh_gen_prev *prev,
 			      struct kh_walk_list *list, struct kh_error *err)
 {
-	struct kh_walk_cache cache = { kh_gen_prev_find, prev };
+	int stale = 0;
+	struct kh_walk_cache cache = { kh_gen_prev_find, prev, &stale };
 	int ret = kh_gen_walk(o, prev->path || prev->dirs ? &cache : NULL,
 			      list, err);
 
-	if (ret < 0 && (prev->path || prev->dirs)) {
+	if (ret < 0 && stale) {
 		kh_walk_list_release(list);
 		*err = (struct kh_error)KH_ERROR_INIT;
 		ret = kh_gen_walk(o, NULL, list, err);

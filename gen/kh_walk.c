@@ -609,6 +609,22 @@ static int kh_walk_replay(struct kh_walk_ctx *c, int dfd, size_t rlen,
 	return 0;
 }
 
+/* Listing directory dfd from rec failed. If the directory did not change
+ * meanwhile, blame the record (the caller may walk again without
+ * records); if it did, the tree changed under us, as it can between a
+ * getdents and a stat, and the error stands. */
+static void kh_walk_replay_failed(struct kh_walk_ctx *c, int dfd,
+				  const struct kh_walk_dirrec *rec)
+{
+	const struct kh_walk_cache *cache = c->sh->cache;
+	struct stat st;
+
+	if (cache->stale && fstat(dfd, &st) == 0 &&
+	    kh_time_ns(st.st_ctim) == rec->ctime_ns &&
+	    (unsigned long long)st.st_ino == rec->ino)
+		__atomic_store_n(cache->stale, 1, __ATOMIC_RELAXED);
+}
+
 /* List directory c->rel[0..rlen) with getdents64; keep the names for
  * its record when keep is set. */
 static int kh_walk_read(struct kh_walk_ctx *c, int dfd, size_t rlen,
@@ -700,9 +716,11 @@ static int kh_walk_dir(struct kh_walk_ctx *c, int dfd, size_t rlen,
 		rec = kh_walk_lookup(c, rlen, &st);
 	}
 	c->nlens[depth] = 0;
-	if (rec)
+	if (rec) {
 		ret = kh_walk_replay(c, dfd, rlen, klen, depth, silly, rec);
-	else
+		if (ret < 0)
+			kh_walk_replay_failed(c, dfd, rec);
+	} else
 		ret = kh_walk_read(c, dfd, rlen, klen, depth, silly, keep);
 	if (ret < 0 || !keep)
 		return ret;

@@ -68,6 +68,10 @@ struct kh_walk_cache {
 					     const char *rel, size_t rlen,
 					     int *known);
 	void *ctx;
+	/* Set (by any thread) when a walk that fails listed a directory
+	 * from a record that no longer holds although the directory did
+	 * not change: a damaged record, not a changing tree. */
+	int *stale;
 };
 
 struct kh_walk_chunk;
