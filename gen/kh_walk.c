@@ -810,7 +810,10 @@ static void kh_walk_ctx_free(struct kh_walk_ctx *c)
 		return;
 	for (size_t i = 0; i < KH_WALK_MAX_DEPTH && c->bufs[i]; i++)
 		free(c->bufs[i]);
-	for (size_t i = 0; i < KH_WALK_MAX_DEPTH && c->nbufs[i]; i++)
+	/* Not contiguous, unlike bufs: a directory listed from its record
+	 * keeps no names, so a depth below it can hold a buffer while its
+	 * own depth holds none. */
+	for (size_t i = 0; i < KH_WALK_MAX_DEPTH; i++)
 		free(c->nbufs[i]);
 	free(c->bkey);
 	kh_walk_list_release(&c->list);
