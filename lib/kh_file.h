@@ -1,0 +1,62 @@
+/* kh_file: the one way kheaders opens and reads a file it did not
+ * create.
+ *
+ * The state, the block cache's index, a manifest, an archive or an
+ * image may sit in a directory that others can write, or be a FIFO or a
+ * device that a user named. Every such read goes through here so that
+ * the same rules hold everywhere: a symlink is not followed where the
+ * caller says so, only regular files are read where the caller says so,
+ * an open never blocks on a FIFO, the owner is checked where it
+ * matters, and a whole-file read is bounded before memory is spent.
+ * Messages name the file and the reason, and the limit when it is one.
+ */
+#ifndef KH_FILE_H
+#define KH_FILE_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "kh_error.h"
+
+enum {
+	KH_FILE_NOFOLLOW = 1 << 0,   /* refuse a symlink as the last component */
+	KH_FILE_REGULAR = 1 << 1,    /* refuse FIFOs, devices, directories, sockets */
+	KH_FILE_OWNED = 1 << 2,      /* refuse a file owned by another user (root's are fine) */
+	KH_FILE_PRIVATE = 1 << 3,    /* refuse a file group or other may write */
+	KH_FILE_MISSING_OK = 1 << 4, /* a missing file is no error: return 1, fd -1 */
+};
+
+/* The limits of every whole-file reader, one place to read them from
+ * (the man page's BAD INPUT AND FAULTS lists them). */
+#define KH_FILE_MAX_STATE ((size_t)64 << 20)     /* OUTPUT.state */
+#define KH_FILE_MAX_INDEX ((size_t)16 << 20)     /* the block cache's index */
+#define KH_FILE_MAX_MANIFEST ((size_t)256 << 20) /* an mtree manifest */
+#define KH_FILE_MAX_ARCHIVE ((size_t)1 << 30)    /* a .tar.xz read whole */
+#define KH_FILE_MAX_SMALL ((size_t)1 << 20)      /* Makefile, version.h, ... */
+
+/* Open dirfd/path (AT_FDCWD for a plain path) for reading under flags
+ * (KH_FILE_*). name is what messages blame (NULL: path). On success *fd
+ * is open with O_CLOEXEC and in blocking mode, and *st (if not NULL)
+ * holds its fstat. Returns 0, 1 for a missing file under
+ * KH_FILE_MISSING_OK, or a negative code with err set. */
+int kh_file_open(int dirfd, const char *path, const char *name,
+		 unsigned flags, int *fd, struct stat *st,
+		 struct kh_error *err);
+
+/* Read all of fd, at most max bytes: a longer input is refused before
+ * more than max + 1 bytes are held, with "over the LIMIT limit for
+ * WHAT" in the message. *buf is malloc'ed, NUL-terminated (len does not
+ * count the NUL). Works on pipes and standard input too. */
+int kh_file_read_fd(int fd, const char *name, size_t max, const char *what,
+		    char **buf, size_t *len, struct kh_error *err);
+
+/* kh_file_open, then kh_file_read_fd, then close. Returns 1 (with *buf
+ * NULL) for a missing file under KH_FILE_MISSING_OK. */
+int kh_file_read(int dirfd, const char *path, const char *name,
+		 unsigned flags, size_t max, const char *what, char **buf,
+		 size_t *len, struct kh_error *err);
+
+/* "64 MiB", "1 GiB", "512 KiB" or "N bytes" for a limit, into buf. */
+const char *kh_file_size_str(size_t n, char *buf, size_t size);
+
+#endif
