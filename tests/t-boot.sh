@@ -127,4 +127,4 @@ if [ $bad != 0 ]; then
 	tail -n 40 "$T/console"
 	exit 1
 fi
-echo "booted $KB_REL: both files serve the archive; busybox tar unpacks it"
+echo "ok   booted $KB_REL: both files serve the archive; busybox tar unpacks it"

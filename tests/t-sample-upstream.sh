@@ -34,7 +34,7 @@ check() {   # name script srctree objtree
 		echo "$name: tar identical, .tar.xz differs"
 		fail=1
 	else
-		echo "$name: identical ($(stat -c %s "$T/$name-ours.tar") bytes of tar," \
+		echo "ok   $name: identical ($(stat -c %s "$T/$name-ours.tar") bytes of tar," \
 			"$(stat -c %s "$T/$name-ours.tar.xz") of xz)"
 	fi
 }

@@ -169,4 +169,5 @@ large=("$tmp/c/in/"*)
 echo "(c) $(( ${#large[@]} + 1 )) inputs of up to 1 MB"
 
 echo "$checked inputs compared, $fails failed"
+[ "$checked" -gt 0 ] && [ "$fails" -eq 0 ] && echo "ok   the stripper agrees with perl on $checked inputs"
 [ "$fails" -eq 0 ]

@@ -60,5 +60,5 @@ cc -O2 -o prog2 inc.c
 ./prog2 > out2.bin 2> out2.txt
 cmp out2.bin data/kheaders_data.tar.xz || { echo "FAIL asm(.include) bytes differ"; fail=1; }
 [ "$(cat out2.txt)" = "compiler data after the asm" ] || { echo "FAIL compiler data clobbered"; fail=1; }
-[ $fail = 0 ] && echo "stub links; $size bytes embedded and read back"
+[ $fail = 0 ] && echo "ok   stub links; $size bytes embedded and read back"
 exit $fail

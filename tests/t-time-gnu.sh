@@ -179,5 +179,7 @@ paste "$tmp/cases" "$tmp/want" "$tmp/got" | awk -F '\t' -v max="$MAX" '
 		close("sort -k5")
 		printf "%d strings: %d same seconds, %d rejected by both, %d mismatches\n",
 			n, nok, nerr, nbad
+		if (!nbad && n)
+			printf "ok   GNU date and kh-time agree on %d strings\n", n
 		exit nbad ? 1 : 0
 	}'

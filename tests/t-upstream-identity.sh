@@ -227,4 +227,5 @@ else
 fi
 
 echo "upstream identity: $pass passed, $fail failed"
+[ "$pass" -gt 0 ] && [ $fail = 0 ] && echo "ok   $pass cases byte-identical to upstream"
 [ $fail = 0 ]

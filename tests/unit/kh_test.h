@@ -2,7 +2,9 @@
  *
  * KH_CHECK(cond) records a failure with file:line and goes on;
  * KH_TEST_MAIN runs the listed tests and exits 0 only if none failed,
- * printing "N passed, N failed" over the checks.
+ * printing "N passed, N failed" over the checks. A binary that made no
+ * check at all fails too (as xz's tuktest does): a test that silently
+ * stopped checking must not pass.
  */
 #ifndef KH_TEST_H
 #define KH_TEST_H
@@ -43,6 +45,10 @@ static int kh_test_pass, kh_test_fail;
 		for (size_t i = 0; i < sizeof(tests) / sizeof(*tests); i++) \
 			tests[i]();                                     \
 		printf("%d passed, %d failed\n", kh_test_pass, kh_test_fail); \
+		if (kh_test_pass + kh_test_fail == 0) {                 \
+			fprintf(stderr, "no check ran\n");              \
+			return 1;                                       \
+		}                                                       \
 		return kh_test_fail ? 1 : 0;                            \
 	}
 
