@@ -7,10 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kh_archive_read.h"
 #include "kh_blocks.h"
 #include "kh_cli.h"
 #include "kh_gen.h"
 #include "kh_hash.h"
+#include "kh_manifest.h"
 #include "kh_time.h"
 
 #ifndef KH_VERSION
@@ -329,6 +331,40 @@ static void kh_gen_report(const struct kh_gen_cli *c,
 		printf("  %-7s %s\n", "GEN", c->o.output);
 }
 
+/* The manifest layer's writer and freshness check, as gen wants them:
+ * the front end is where the two layers meet. */
+static struct kh_manifest_origin gen_origin(const struct kh_gen_origin *o)
+{
+	struct kh_manifest_origin m = { o->srctree, o->objtree, o->options,
+					o->noptions };
+
+	return m;
+}
+
+static int gen_manifest_write(int fd, const char *archive,
+			      const struct kh_gen_origin *origin,
+			      const char *path, struct kh_afile **out,
+			      struct kh_error *err)
+{
+	struct kh_manifest_origin m = gen_origin(origin);
+
+	return kh_archive_read_manifest(fd, archive, &m, path, out, err);
+}
+
+static int gen_manifest_fresh(const char *path,
+			      const struct kh_gen_origin *origin, int *fresh,
+			      struct kh_error *err)
+{
+	struct kh_manifest_origin m = gen_origin(origin);
+
+	return kh_manifest_facts_fresh(path, &m, fresh, err);
+}
+
+static const struct kh_gen_manifester gen_manifester = {
+	.write = gen_manifest_write,
+	.fresh = gen_manifest_fresh,
+};
+
 int kh_cmd_gen(int argc, char **argv)
 {
 	struct kh_gen_cli c = { .o = KH_GEN_OPTS_INIT };
@@ -340,6 +376,7 @@ int kh_cmd_gen(int argc, char **argv)
 	c.o.srctree = (v = kh_gen_env("srctree")) ? v : ".";
 	c.o.arch = kh_gen_env("SRCARCH");
 	c.o.threads = kh_gen_default_threads();
+	c.o.manifester = &gen_manifester;
 	status = kh_gen_parse(argc, argv, &c);
 	if (status >= 0)
 		return status;

@@ -25,7 +25,6 @@
 #include <unistd.h>
 
 #include "kh_afile.h"
-#include "kh_archive_read.h"
 #include "kh_bcache.h"
 #include "kh_depfile.h"
 #include "kh_dirs.h"
@@ -828,11 +827,16 @@ static int kh_gen_manifest(const struct kh_gen_opts *o,
 			   const struct kh_state *cur, int fd,
 			   struct kh_afile **out, struct kh_error *err)
 {
-	struct kh_manifest_origin origin = { o->srctree, o->objtree,
-					     cur->options, cur->noptions };
+	struct kh_gen_origin origin = { .srctree = o->srctree,
+					.objtree = o->objtree,
+					.options = cur->options,
+					.noptions = cur->noptions };
 
-	return kh_archive_read_manifest(fd, o->output, &origin, o->manifest,
-					out, err);
+	if (!o->manifester)
+		return kh_error_set(err, KH_EINVAL, o->manifest,
+				    "no manifest writer given (internal error)");
+	return o->manifester->write(fd, o->output, &origin, o->manifest, out,
+				    err);
 }
 
 /* Up to date: rewrite the manifest only if it is missing, edited, or
@@ -841,8 +845,10 @@ static int kh_gen_manifest(const struct kh_gen_opts *o,
 static int kh_gen_refresh_manifest(const struct kh_gen_opts *o,
 				   struct kh_state *cur, struct kh_error *err)
 {
-	struct kh_manifest_origin origin = { o->srctree, o->objtree,
-					     cur->options, cur->noptions };
+	struct kh_gen_origin origin = { .srctree = o->srctree,
+					.objtree = o->objtree,
+					.options = cur->options,
+					.noptions = cur->noptions };
 	struct kh_state_output *rec = cur->nout ? &cur->out[cur->nout - 1]
 						: NULL;
 	struct kh_afile *af = NULL;
@@ -860,8 +866,9 @@ static int kh_gen_refresh_manifest(const struct kh_gen_opts *o,
 		if (kh_hash_file(o->manifest, NULL, xxh, &size, &e) == 0 &&
 		    size == rec->size &&
 		    !memcmp(xxh, rec->xxh128, KH_XXH128_LEN)) {
-			ret = kh_manifest_facts_fresh(o->manifest, &origin,
-						      &fresh, err);
+			ret = o->manifester ?
+				o->manifester->fresh(o->manifest, &origin,
+						     &fresh, err) : 0;
 			if (ret < 0 || fresh)
 				return ret;
 		}

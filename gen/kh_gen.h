@@ -10,7 +10,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kh_afile.h"
 #include "kh_error.h"
+
+/* What gen knows of its run that a manifest states as facts: the trees
+ * and the options as recorded in the state ("mtime=...", "arch=..."). */
+struct kh_gen_origin {
+	const char *srctree;
+	const char *objtree;
+	char *const *options;
+	size_t noptions;
+};
+
+/* `gen --manifest`: gen knows when a manifest is due, the manifest layer
+ * knows how to write one. gen never includes manifest/ (it is the lower
+ * layer); the front end hands it these two functions (cli/cmd_gen.c). */
+struct kh_gen_manifester {
+	/* Write the manifest of the archive open at archive_fd (named
+	 * archive in messages) into an uncommitted temporary for path. */
+	int (*write)(int archive_fd, const char *archive,
+		     const struct kh_gen_origin *origin, const char *path,
+		     struct kh_afile **out, struct kh_error *err);
+	/* Set *fresh when the manifest at path still states the tree's
+	 * facts rightly (they are not inputs: the Makefile's version...). */
+	int (*fresh)(const char *path, const struct kh_gen_origin *origin,
+		     int *fresh, struct kh_error *err);
+};
 
 /* Everything that decides the output bytes lives here, and nothing
  * else does (the reproducibility knobs, printed by `gen -v`). */
@@ -32,8 +57,10 @@ struct kh_gen_opts {
 	const char *tool;      /* identity of this build of the tool */
 	int force;             /* rebuild even when up to date */
 	/* The mtree manifest to write beside the archive, or NULL. It is
-	 * rewritten when missing or stale even if the archive is not. */
+	 * rewritten when missing or stale even if the archive is not;
+	 * manifester (required with manifest) writes it. */
 	const char *manifest;
+	const struct kh_gen_manifester *manifester;
 	/* Compression (decides the bytes, recorded in the state): upstream's
 	 * single xz stream, or independent blocks cut from the content,
 	 * compressed in parallel (threads) and cached. */
@@ -45,8 +72,9 @@ struct kh_gen_opts {
 	uint64_t cache_max;
 };
 
-#define KH_GEN_OPTS_INIT { ".", ".", NULL, 0, 1, 6, 1, NULL, NULL, NULL, \
-			   NULL, NULL, "", 0, NULL, 0, 0, NULL, 0 }
+/* Every field not named is 0 or NULL. */
+#define KH_GEN_OPTS_INIT { .srctree = ".", .objtree = ".", .strip = 1, \
+			   .xz_preset = 6, .threads = 1, .tool = "" }
 
 /* Block mode's default target block size: see README for the curve
  * of size, cold time and edit time it was chosen from. */
@@ -74,7 +102,7 @@ struct kh_gen_result {
 	char cache_note[KH_ERROR_MAX];  /* why the cache was not used */
 };
 
-#define KH_GEN_RESULT_INIT { 0, "", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "" }
+#define KH_GEN_RESULT_INIT { .rebuilt = 0 }
 
 int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 	       struct kh_error *err);
