@@ -31,6 +31,7 @@
 #include "kh_reader.h"
 #include "kh_state.h"
 #include "kh_stub.h"
+#include "kh_tarorder.h"
 #include "kh_tarw.h"
 #include "kh_time.h"
 #include "kh_walk.h"
@@ -597,7 +598,7 @@ static int kh_gen_check(const struct kh_gen_opts *o,
 			return kh_gen_why(res, "%s: new", e->rel);
 		/* Equal in a no-op run: strcmp sees that fastest. */
 		c = strcmp(prev->in[i].rel, e->rel) ?
-			kh_walk_pathcmp(prev->in[i].rel, e->rel) : 0;
+			kh_tarorder_cmp(prev->in[i].rel, e->rel) : 0;
 		if (c < 0)
 			return kh_gen_why(res, "%s: gone", prev->in[i].rel);
 		if (c > 0)

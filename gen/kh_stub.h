@@ -13,9 +13,7 @@
 #include <stddef.h>
 
 #include "kh_error.h"
-
-#define KH_STUB_START_MARKER "IKHD_ST"
-#define KH_STUB_END_MARKER "IKHD_ED"
+#include "kh_ikhd.h"
 
 /* Build the stub text for an .incbin of path (as the assembler will
  * resolve it: relative to its working directory or -I paths). *out is

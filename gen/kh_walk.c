@@ -1043,25 +1043,6 @@ int kh_walk_tree(const char *root, const char *sub, int tree, int required,
 	return kh_walk_roots(&r, 1, 1, 0, NULL, 0, list, err);
 }
 
-int kh_walk_pathcmp(const char *a, const char *b)
-{
-	for (;; a++, b++) {
-		unsigned ca = (unsigned char)*a, cb = (unsigned char)*b;
-
-		if (ca != cb) {
-			if (!ca || !cb)
-				return ca ? 1 : -1;
-			if (ca == '/')
-				return -1;
-			if (cb == '/')
-				return 1;
-			return ca < cb ? -1 : 1;
-		}
-		if (!ca)
-			return 0;
-	}
-}
-
 /* Index of the first byte where a and b differ, or n. Eight bytes at
  * a time: sorted paths share long prefixes. */
 static size_t kh_walk_mismatch(const char *a, const char *b, size_t n)
@@ -1084,7 +1065,7 @@ static size_t kh_walk_mismatch(const char *a, const char *b, size_t n)
 	return i;
 }
 
-/* kh_walk_pathcmp on strings of known lengths. */
+/* kh_tarorder_cmp (lib/kh_tarorder.c) on strings of known lengths. */
 static int kh_walk_pathcmpn(const char *a, size_t la, const char *b,
 			    size_t lb)
 {

@@ -137,10 +137,6 @@ int kh_walk_excluded(const char *rel);
  * when it has none. */
 size_t kh_walk_silly_end(const char *rel);
 
-/* GNU tar --sort=name order: a depth-first walk with each directory's
- * names in strcmp order. On whole paths that is a byte comparison in
- * which '/' sorts before every other byte. */
-int kh_walk_pathcmp(const char *a, const char *b);
 
 /* Does a file name match find's -name '*.h'? */
 int kh_walk_is_header(const char *name);

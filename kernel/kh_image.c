@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kh_stub.h"
+#include "kh_ikhd.h"
 
 /* The xz stream header starts with these six bytes; the footer ends
  * with "YZ" and is, like the header, twelve bytes long. */
@@ -21,8 +21,8 @@ static const unsigned char kh_xz_magic[6] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
 #define KH_IMAGE_XZ_MEMLIMIT (256ULL << 20)
 _Static_assert(LZMA_STREAM_HEADER_SIZE == 12, "xz stream header size");
 
-#define KH_MARKER_LEN (sizeof(KH_STUB_START_MARKER) - 1)
-_Static_assert(sizeof(KH_STUB_START_MARKER) == sizeof(KH_STUB_END_MARKER),
+#define KH_MARKER_LEN (sizeof(KH_IKHD_START) - 1)
+_Static_assert(sizeof(KH_IKHD_START) == sizeof(KH_IKHD_END),
 	       "markers of one length");
 
 static const char kh_sym_start[] = "kernel_headers_data";
@@ -306,7 +306,7 @@ static int kh_markers_locate(const unsigned char *buf, size_t len,
 	const unsigned char *p = buf, *lim = buf + len;
 	int candidates = 0;
 
-	while ((p = memmem(p, (size_t)(lim - p), KH_STUB_START_MARKER,
+	while ((p = memmem(p, (size_t)(lim - p), KH_IKHD_START,
 			   KH_MARKER_LEN))) {
 		size_t start = (size_t)(p - buf) + KH_MARKER_LEN;
 		const unsigned char *q = buf + start;
@@ -316,7 +316,7 @@ static int kh_markers_locate(const unsigned char *buf, size_t len,
 			continue;
 		if (++candidates > KH_MARKERS_MAX_CANDIDATES)
 			return 0;
-		while ((q = memmem(q, (size_t)(lim - q), KH_STUB_END_MARKER,
+		while ((q = memmem(q, (size_t)(lim - q), KH_IKHD_END,
 				   KH_MARKER_LEN))) {
 			size_t end = (size_t)(q - buf);
 
@@ -356,7 +356,7 @@ int kh_image_locate(const unsigned char *buf, size_t len, const char *name,
 	return kh_error_set(err, KH_EINVAL, name, "no headers archive: not "
 			    "an .xz file, no %s symbol, no %s...%s markers "
 			    "around an xz stream", kh_sym_start,
-			    KH_STUB_START_MARKER, KH_STUB_END_MARKER);
+			    KH_IKHD_START, KH_IKHD_END);
 }
 
 /* ---- Reading files. */

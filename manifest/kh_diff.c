@@ -1,7 +1,7 @@
 /* kh_diff: set difference of two manifests, and unified diffs of two
  * texts (see kh_diff.h). */
 #include "kh_diff.h"
-#include "kh_walk.h"   /* kh_walk_pathcmp: GNU tar name order */
+#include "kh_tarorder.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -29,7 +29,7 @@ const char *kh_diff_kind_name(enum kh_diff_kind k)
 static int kh_diff_cmp(const void *pa, const void *pb)
 {
 	const struct kh_diff_change *a = pa, *b = pb;
-	int c = kh_walk_pathcmp(a->path, b->path);
+	int c = kh_tarorder_cmp(a->path, b->path);
 
 	return c ? c : (int)a->kind - (int)b->kind;
 }

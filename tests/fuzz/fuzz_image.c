@@ -10,7 +10,7 @@
 
 #include "fuzz.h"
 #include "kh_image.h"
-#include "kh_stub.h"
+#include "kh_ikhd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						   0 };
 	struct kh_image_blob b = { 0, 0, KH_IMAGE_RAW };
 	struct kh_error err = KH_ERROR_INIT;
-	size_t mk = sizeof(KH_STUB_START_MARKER) - 1;
+	size_t mk = sizeof(KH_IKHD_START) - 1;
 
 	if (kh_image_locate(data, size, "fuzz", &b, &err) < 0) {
 		FUZZ_CHECK(err.code < 0 && err.msg[0]);
@@ -31,10 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(b.offset == 0 && b.size == size);
 	if (b.how == KH_IMAGE_MARKERS) {
 		FUZZ_CHECK(b.offset >= mk && b.size + mk <= size - b.offset);
-		FUZZ_CHECK(!memcmp(data + b.offset - mk, KH_STUB_START_MARKER,
+		FUZZ_CHECK(!memcmp(data + b.offset - mk, KH_IKHD_START,
 				   mk));
 		FUZZ_CHECK(!memcmp(data + b.offset + b.size,
-				   KH_STUB_END_MARKER, mk));
+				   KH_IKHD_END, mk));
 	}
 	return 0;
 }
