@@ -274,12 +274,14 @@ static int kh_bcache_has_index(int dfd)
 	       !memcmp(head, KH_BCACHE_INDEX_MAGIC "\n", sizeof(head));
 }
 
-/* 1 if dfd may be adopted without a tag: it is empty, or it is a cache
- * of kheaders 0.1.0 (which made no tag): nothing but names the cache
- * writes, and an index that says so. Else 0. */
+/* 1 if dfd may be adopted without a tag, else 0: it holds nothing but
+ * names the cache writes, and its index, if any, is one (an empty
+ * directory; a cache of kheaders 0.1.0, which made no tag; one that
+ * another run is creating right now). The index is the one such name a
+ * user could plausibly have, and it would be replaced. */
 static int kh_bcache_adoptable(int dfd, const char *dir, struct kh_error *err)
 {
-	int fd = dup(dfd), ret = 1, empty = 1;
+	int fd = dup(dfd), ret = 1, index = 0;
 	struct dirent *d;
 	DIR *dp;
 
@@ -294,12 +296,13 @@ static int kh_bcache_adoptable(int dfd, const char *dir, struct kh_error *err)
 	while (ret == 1 && (d = readdir(dp))) {
 		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
 			continue;
-		empty = 0;
-		if (!kh_bcache_is_ours(d->d_name))
+		if (!strcmp(d->d_name, KH_BCACHE_INDEX))
+			index = 1;
+		else if (!kh_bcache_is_ours(d->d_name))
 			ret = 0;
 	}
 	closedir(dp);
-	if (ret == 1 && !empty)
+	if (ret == 1 && index)
 		ret = kh_bcache_has_index(dfd);
 	return ret;
 }

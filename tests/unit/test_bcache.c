@@ -505,6 +505,15 @@ static void test_trust(void)
 	KH_CHECK(exists(dir, "CACHEDIR.TAG"));
 	KH_CHECK(opens(dir));
 
+	/* One that another run is creating: a lock and its tag's
+	 * temporary so far. Adopted, not refused. */
+	subdir("young", dir, sizeof(dir));
+	KH_CHECK(mkdir(dir, 0700) == 0);
+	touch(dir, "lock", "");
+	touch(dir, ".CACHEDIR.TAG.a1B2c3", "Signature");
+	KH_CHECK(opens(dir));
+	KH_CHECK(exists(dir, "CACHEDIR.TAG"));
+
 	/* A cache of kheaders 0.1.0: entries, lock, index, no tag. */
 	subdir("old", dir, sizeof(dir));
 	{
