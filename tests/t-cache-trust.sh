@@ -13,7 +13,8 @@
 #     the one a build without a cache makes, now and in later runs;
 #   - lock planted as a symlink: its target is not created;
 #   - index as a FIFO, or a symlink to /dev/zero: no hang (timeout is
-#     only a guard), not followed, rewritten as a real index.
+#     only a guard), not followed, rewritten as a real index;
+#   - SIGINT while an entry is written: its temporary is removed.
 # And what must keep working: a new directory, an empty one, and a
 # cache of kheaders 0.1.0 (no tag) are used.
 set -u
@@ -227,7 +228,16 @@ for kind in fifo zero; do
 done
 [ -c /dev/zero ] || bad "/dev/zero is no longer a device"
 
-# 8. What is accepted: an empty directory, and a cache of 0.1.0 (no tag).
+# 8. SIGINT while an entry is being renamed into place (the shim stalls
+# the run there): the run dies of the signal and its temporary goes.
+rc=$(rb_stall INT KH_FAULT_CALL=rename KH_FAULT_PATH=.xzb \
+	"$K" "${G[@]}" --no-state --cache "$T/c5" -o "$T/o9.tar.xz")
+left=$(ls -A "$T/c5" | grep '^\.')
+[ "$rc" = 130 ] && [ -z "$left" ] && [ -f "$T/c5/CACHEDIR.TAG" ] &&
+	ok "SIGINT while writing an entry: exit 130, no temporary left in the cache" ||
+	bad "SIGINT while writing an entry: exit $rc, left: $left $(ls -A "$T/c5")"
+
+# 9. What is accepted: an empty directory, and a cache of 0.1.0 (no tag).
 mkdir "$T/empty"
 "$K" "${G[@]}" --no-state --cache "$T/empty" -o "$T/o8.tar.xz" &&
 	[ -f "$T/empty/CACHEDIR.TAG" ] && ok "an empty directory is adopted and tagged" ||
