@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "kh_afile.h"
+#include "kh_bcache.h"
 #include "kh_cli.h"
 #include "kh_dl.h"
 #include "kh_tmpdir.h"
@@ -102,6 +103,7 @@ int kh_cli_usage(const char *cmd, const char *fmt, ...)
 static void kh_cli_signal(int sig)
 {
 	kh_afile_unlink_all();
+	kh_bcache_unlink_all();
 	kh_tmpdir_unlink_all();
 	signal(sig, SIG_DFL);
 	raise(sig);

@@ -262,24 +262,35 @@ static uint64_t kh_gen_block_size(const struct kh_gen_opts *o)
 }
 
 /* The block cache, if one is asked for and usable: a cache that cannot
- * be used costs time only, so the run goes on without it. */
-static struct kh_bcache *kh_gen_cache(const struct kh_gen_opts *o,
-				      struct kh_gen_result *res)
+ * be used now (another run holds it, it cannot be made) costs time only,
+ * so the run goes on without it. One that must not be trusted (a
+ * symlink, someone else's, writable by others, not made by kheaders)
+ * stops the run: the user named the wrong directory, or someone planted
+ * it, and either deserves more than a note in -v. */
+static int kh_gen_cache(const struct kh_gen_opts *o,
+			struct kh_gen_result *res, struct kh_bcache **bc,
+			struct kh_error *err)
 {
 	struct kh_error cerr = KH_ERROR_INIT;
-	struct kh_bcache *bc = NULL;
+	int ret;
 
+	*bc = NULL;
 	if (!o->cache)
-		return NULL;
-	if (kh_bcache_open(o->cache, o->cache_max ? o->cache_max
-						  : KH_BCACHE_DEFAULT_MAX,
-			   &bc, &cerr) < 0)
+		return 0;
+	ret = kh_bcache_open(o->cache, o->cache_max ? o->cache_max
+						    : KH_BCACHE_DEFAULT_MAX,
+			     bc, &cerr);
+	if (ret == KH_EINVAL) {
+		*err = cerr;
+		return ret;
+	}
+	if (ret < 0)
 		snprintf(res->cache_note, sizeof(res->cache_note), "%s",
 			 cerr.msg);
-	else if (!bc)
+	else if (!*bc)
 		snprintf(res->cache_note, sizeof(res->cache_note),
 			 "%s: in use by another run", o->cache);
-	return bc;
+	return 0;
 }
 
 /* Block mode: tar stream -> blocks, compressed in parallel or taken
@@ -297,7 +308,9 @@ static int kh_gen_archive_blocks(const struct kh_gen_opts *o,
 	struct kh_tarw *tw = NULL;
 	int ret;
 
-	xo.cache = kh_gen_cache(o, res);
+	ret = kh_gen_cache(o, res, &xo.cache, err);
+	if (ret < 0)
+		return ret;
 	ret = kh_xzbw_new(file, &xo, &xw, err);
 	if (ret == 0)
 		ret = kh_tarw_new(kh_xzbw_sink(xw), o->mtime, &tw, err);

@@ -16,6 +16,8 @@
  * edit) within the same size bound: README has the measurements. Fast
  * presets (0-3) are left as they are. */
 #define KH_XZBLK_NICE 128
+/* Decoded bytes compared at a time by kh_xzblk_verify. */
+#define KH_XZBLK_VERIFY_WINDOW (64 * 1024)
 
 struct kh_xzblk_stream {
 	struct kh_sink out;
@@ -122,32 +124,115 @@ int kh_xzblk_encode(uint32_t preset, const void *data, size_t len,
 	return 0;
 }
 
+/* Decode b's Block header into block and filters[] (freed by the
+ * caller with kh_xzblk_filters_free) and check that its sizes agree
+ * with b's and that the only filter is LZMA2. 0 or -1. */
+static int kh_xzblk_header(const struct kh_xzblk *b, lzma_block *block,
+			   lzma_filter *filters)
+{
+	filters[0].id = LZMA_VLI_UNKNOWN;
+	if (!b->buf || b->size < LZMA_BLOCK_HEADER_SIZE_MIN)
+		return -1;
+	memset(block, 0, sizeof(*block));
+	block->version = 1;
+	block->check = KH_XZBLK_CHECK;
+	block->filters = filters;
+	block->header_size = lzma_block_header_size_decode(b->buf[0]);
+	if (block->header_size > b->size ||
+	    lzma_block_header_decode(block, NULL, b->buf) != LZMA_OK) {
+		filters[0].id = LZMA_VLI_UNKNOWN;
+		return -1;
+	}
+	if (block->compressed_size != LZMA_VLI_UNKNOWN &&
+	    block->uncompressed_size == b->uncompressed &&
+	    lzma_block_unpadded_size(block) == b->unpadded &&
+	    lzma_block_total_size(block) == b->size &&
+	    filters[0].id == LZMA_FILTER_LZMA2 &&
+	    filters[1].id == LZMA_VLI_UNKNOWN)
+		return 0;
+	return -1;
+}
+
+static void kh_xzblk_filters_free(lzma_filter *filters)
+{
+	for (size_t i = 0; filters[i].id != LZMA_VLI_UNKNOWN; i++) {
+		free(filters[i].options);
+		filters[i].options = NULL;
+	}
+}
+
 int kh_xzblk_check(const struct kh_xzblk *b)
 {
 	lzma_filter filters[LZMA_FILTERS_MAX + 1];
 	lzma_block block;
+	int ret = kh_xzblk_header(b, &block, filters);
+
+	kh_xzblk_filters_free(filters);
+	return ret;
+}
+
+/* Decode the Block after its header and compare what comes out with
+ * data, a window at a time: no buffer the size of the block. The Block's
+ * CRC64 and its padding are checked by liblzma on the way. */
+static int kh_xzblk_decode_cmp(const struct kh_xzblk *b, lzma_block *block,
+			       const unsigned char *data, size_t len)
+{
+	lzma_stream strm = LZMA_STREAM_INIT;
+	uint8_t out[KH_XZBLK_VERIFY_WINDOW];
+	size_t done = 0;
+	int ret = -1;
+	lzma_ret r;
+
+	if (lzma_block_decoder(&strm, block) != LZMA_OK)
+		goto out;
+	strm.next_in = b->buf + block->header_size;
+	strm.avail_in = b->size - block->header_size;
+	do {
+		size_t got;
+
+		strm.next_out = out;
+		strm.avail_out = sizeof(out);
+		r = lzma_code(&strm, LZMA_FINISH);
+		got = sizeof(out) - strm.avail_out;
+		if (got > len - done || memcmp(out, data + done, got))
+			goto out;
+		done += got;
+	} while (r == LZMA_OK);
+	/* All of the Block read, all of data matched, nothing more. */
+	if (r == LZMA_STREAM_END && done == len && strm.avail_in == 0)
+		ret = 0;
+out:
+	lzma_end(&strm);
+	return ret;
+}
+
+int kh_xzblk_verify(uint32_t preset, const struct kh_xzblk *b,
+		    const void *data, size_t len)
+{
+	lzma_filter filters[LZMA_FILTERS_MAX + 1];
+	lzma_options_lzma want, *got;
+	lzma_block block;
 	int ret = -1;
 
-	if (!b->buf || b->size < LZMA_BLOCK_HEADER_SIZE_MIN)
-		return -1;
-	memset(&block, 0, sizeof(block));
-	block.version = 1;
-	block.check = KH_XZBLK_CHECK;
-	block.filters = filters;
-	block.header_size = lzma_block_header_size_decode(b->buf[0]);
-	if (block.header_size > b->size ||
-	    lzma_block_header_decode(&block, NULL, b->buf) != LZMA_OK)
-		return -1;
-	if (block.compressed_size != LZMA_VLI_UNKNOWN &&
-	    block.uncompressed_size == b->uncompressed &&
-	    lzma_block_unpadded_size(&block) == b->unpadded &&
-	    lzma_block_total_size(&block) == b->size &&
-	    filters[0].id == LZMA_FILTER_LZMA2 &&
-	    filters[1].id == LZMA_VLI_UNKNOWN)
-		ret = 0;
-	for (size_t i = 0; filters[i].id != LZMA_VLI_UNKNOWN; i++)
-		free(filters[i].options);
+	filters[0].id = LZMA_VLI_UNKNOWN;
+	if (b->uncompressed != len || len == 0 ||
+	    kh_xzblk_options(preset, &want) < 0 ||
+	    kh_xzblk_header(b, &block, filters) < 0)
+		goto out;
+	/* The dictionary the encoder would have used, which the header
+	 * states exactly: so the decoder allocates no more than that. */
+	got = filters[0].options;
+	if (got->dict_size != kh_xzblk_dict(want.dict_size, len))
+		goto out;
+	ret = kh_xzblk_decode_cmp(b, &block, data, len);
+out:
+	kh_xzblk_filters_free(filters);
 	return ret;
+}
+
+size_t kh_xzblk_bound(size_t len)
+{
+	return lzma_block_buffer_bound(len);
 }
 
 void kh_xzblk_release(struct kh_xzblk *b)

@@ -48,6 +48,18 @@ int kh_xzblk_encode(uint32_t preset, const void *data, size_t len,
  * rest (for blocks read back from a cache), else -1. */
 int kh_xzblk_check(const struct kh_xzblk *b);
 
+/* 0 if b is a well-formed Block that kh_xzblk_encode at preset could
+ * have made of data: its header states the dictionary the encoder uses
+ * for len bytes, and it decodes (CRC64 included) to exactly the len
+ * bytes of data. Else -1. Decoding is far cheaper than encoding; this
+ * is how a block read back from a cache is known to hold what its key
+ * says, whoever wrote it. */
+int kh_xzblk_verify(uint32_t preset, const struct kh_xzblk *b,
+		    const void *data, size_t len);
+
+/* The largest Block len bytes of data can make (0 if too large). */
+size_t kh_xzblk_bound(size_t len);
+
 void kh_xzblk_release(struct kh_xzblk *b);
 
 struct kh_xzblk_stream;

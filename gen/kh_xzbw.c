@@ -92,8 +92,11 @@ static void *kh_xzbw_worker(void *arg)
 		pthread_mutex_unlock(&xw->lock);
 
 		kh_bcache_key(xw->settings, j->data, j->len, j->key);
-		if (xw->o.cache && kh_bcache_get(xw->o.cache, j->key, &j->blk) &&
-		    j->blk.uncompressed == j->len)
+		/* The cache hands out a block only after decoding it and
+		 * finding exactly these bytes. */
+		if (xw->o.cache && kh_bcache_get(xw->o.cache, j->key,
+						 xw->o.preset, j->data,
+						 j->len, &j->blk))
 			j->cached = 1;
 		else {
 			kh_xzblk_release(&j->blk);

@@ -132,10 +132,11 @@ rb_quiet_dir() {
 	else
 		extra=$(ls -A "$dir" | grep -v -x -F "${@/#/-e}")
 	fi
-	# A block cache (NAME.cache) may stay, holding only whole entries.
+	# A block cache (NAME.cache) may stay, holding only whole entries
+	# and its own files (tag, lock, index).
 	for x in $extra; do
 		if [[ $x == *.cache ]] && [ -d "$dir/$x" ] && [ -z "$(ls -A "$dir/$x" |
-			grep -v -x -E 'lock|index|[0-9a-f]{32}\.xzb')" ]; then
+			grep -v -x -E 'CACHEDIR\.TAG|lock|index|[0-9a-f]{32}\.xzb')" ]; then
 			continue
 		fi
 		bad="$bad $x"
