@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kh_afile.h"
+#include "kh_file.h"
 
 /* Bytes that would break a space-separated line, and '%' itself. */
 static int kh_state_plain(unsigned char c)
@@ -661,49 +662,6 @@ static int kh_state_parse_input_fast(struct kh_state *st, const char *rest,
 	return 1;
 }
 
-/* The whole file in one buffer: one read instead of a stdio line loop. */
-static int kh_state_slurp(int fd, const char *path, char **buf, size_t *len,
-			  struct kh_error *err)
-{
-	struct stat st;
-	size_t got = 0, cap;
-	char *p;
-
-	if (fstat(fd, &st) < 0)
-		return kh_error_sys(err, errno, path, "cannot read state");
-	cap = (size_t)st.st_size + 1;
-	p = malloc(cap + 1);
-	if (!p)
-		return kh_error_set(err, KH_ENOMEM, path, "out of memory");
-	for (;;) {
-		ssize_t n = read(fd, p + got, cap - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			free(p);
-			return kh_error_sys(err, errno, path, "cannot read state");
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got == cap) {   /* grew while we read: take more */
-			char *q = realloc(p, (cap *= 2) + 1);
-
-			if (!q) {
-				free(p);
-				return kh_error_set(err, KH_ENOMEM, path,
-						    "out of memory");
-			}
-			p = q;
-		}
-	}
-	p[got] = '\0';
-	*buf = p;
-	*len = got;
-	return 0;
-}
-
 /* Parse buf[0..len) in place (buf[len] must be writable) into the
  * empty st, which takes buf; on failure st is released. */
 static int kh_state_parse_buf(char *buf, size_t len, const char *name,
@@ -770,19 +728,20 @@ int kh_state_parse(const char *text, size_t len, const char *name,
 int kh_state_load(const char *path, struct kh_state *st, int *found,
 		  struct kh_error *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t len = 0;
 	char *buf = NULL;
 	int ret;
 
+	/* The whole file in one read. Only a regular file, not through a
+	 * symlink: a FIFO planted there must not hang gen, nor /dev/zero
+	 * be read without end. A state refused here is one more reason to
+	 * rebuild (and gen refuses to replace such a name anyway). */
 	*found = 0;
-	if (fd < 0)
-		return errno == ENOENT ? 0 :
-			kh_error_sys(err, errno, path, "cannot read state");
+	ret = kh_file_read(AT_FDCWD, path, NULL, KH_FILE_NOFOLLOW |
+			   KH_FILE_REGULAR | KH_FILE_MISSING_OK,
+			   KH_FILE_MAX_STATE, "a state file", &buf, &len, err);
+	if (ret != 0)
+		return ret < 0 ? ret : 0;
 	*found = 1;
-	ret = kh_state_slurp(fd, path, &buf, &len, err);
-	close(fd);
-	if (ret < 0)
-		return ret;
 	return kh_state_parse_buf(buf, len, path, st, err);
 }
