@@ -201,6 +201,7 @@ static struct kh_state_input *kh_gen_input(struct kh_state *st,
 	in->tree = e->tree;
 	in->size = e->type == KH_WALK_PARENTS ? 0 : (long long)e->size;
 	in->mtime_ns = e->type == KH_WALK_PARENTS ? 0 : e->mtime_ns;
+	in->ctime_ns = e->type == KH_WALK_PARENTS ? 0 : e->ctime_ns;
 	in->ino = e->type == KH_WALK_PARENTS ? 0 : (unsigned long long)e->ino;
 	/* The walk list outlives the state being built. */
 	in->rel = e->rel;
@@ -541,7 +542,10 @@ static int kh_gen_check_input(const struct kh_state *prev,
 			      const struct kh_walk_entry *e,
 			      struct kh_gen_result *res, struct kh_error *err)
 {
-	int racy = p->mtime_ns >= prev->started_ns - KH_GEN_RACY_NS;
+	/* Either time in the tick of the recording run: a write then
+	 * need not show in either. */
+	int racy = p->mtime_ns >= prev->started_ns - KH_GEN_RACY_NS ||
+		   p->ctime_ns >= prev->started_ns - KH_GEN_RACY_NS;
 	char type = e->type == KH_WALK_FILE ? 'f'
 		  : e->type == KH_WALK_SYMLINK ? 'l' : 'p';
 	unsigned char hash[KH_XXH128_LEN];
@@ -558,10 +562,12 @@ static int kh_gen_check_input(const struct kh_state *prev,
 		/* What kh_gen_input records for one. */
 		p->size = 0;
 		p->mtime_ns = 0;
+		p->ctime_ns = 0;
 		p->ino = 0;
 		return 1;
 	}
 	if ((long long)e->size == p->size && e->mtime_ns == p->mtime_ns &&
+	    e->ctime_ns == p->ctime_ns &&
 	    (unsigned long long)e->ino == p->ino && !racy)
 		return 1;
 	res->rehashed++;
@@ -580,6 +586,7 @@ static int kh_gen_check_input(const struct kh_state *prev,
 		 * run trusts it again. */
 		p->size = (long long)e->size;
 		p->mtime_ns = e->mtime_ns;
+		p->ctime_ns = e->ctime_ns;
 		p->ino = (unsigned long long)e->ino;
 	}
 	return ret;
