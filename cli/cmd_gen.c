@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "kh_archive_read.h"
+#include "kh_afile.h"
 #include "kh_blocks.h"
 #include "kh_cli.h"
 #include "kh_gen.h"
@@ -237,6 +238,35 @@ static int kh_gen_parse(int argc, char **argv, struct kh_gen_cli *c)
 	return -1;
 }
 
+/* Two outputs on one path would overwrite each other (the stub over
+ * the archive, and exit 0): a usage error, however the path is spelt. */
+static int kh_gen_check_paths(const struct kh_gen_cli *c)
+{
+	const struct {
+		const char *path, *name;
+	} outs[] = {
+		{ c->o.output, "-o" },
+		{ c->o.stub, "--stub" },
+		{ c->o.state, c->state_buf ? "the state (default: -o FILE.state)"
+					   : "--state" },
+		{ c->o.manifest, "--manifest" },
+		{ c->o.depfile, "--depfile" },
+		{ c->o.cache, c->cache_buf ? "the cache (default: -o FILE.cache)"
+					   : "--cache" },
+	};
+	size_t n = sizeof(outs) / sizeof(outs[0]);
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (outs[i].path && outs[j].path &&
+			    kh_afile_same(outs[i].path, outs[j].path))
+				return kh_cli_usage("gen", "%s '%s' and %s '%s' "
+						    "are the same file",
+						    outs[j].name, outs[j].path,
+						    outs[i].name, outs[i].path);
+	return -1;
+}
+
 /* The tool's identity in the state: the version, and a hash of the
  * binary itself so that a rebuilt kheaders of the same version still
  * counts as a new tool. */
@@ -382,8 +412,6 @@ int kh_cmd_gen(int argc, char **argv)
 	status = kh_gen_parse(argc, argv, &c);
 	if (status >= 0)
 		return status;
-	if (kh_cli_mtime(c.mtime_arg, &c.o.mtime, &c.mtime_src, &err) < 0)
-		return kh_cli_fail(&err);
 	if (!c.no_state && !c.o.state) {
 		if (asprintf(&c.state_buf, "%s.state", c.o.output) < 0) {
 			kh_cli_error("out of memory");
@@ -403,6 +431,18 @@ int kh_cmd_gen(int argc, char **argv)
 	}
 	if (c.no_cache)
 		c.o.cache = NULL;
+	status = kh_gen_check_paths(&c);
+	/* Checked before -v prints them or the state records them. */
+	if (status < 0 && kh_gen_check_opts(&c.o, &err) < 0)
+		status = kh_cli_fail(&err);
+	if (status < 0 &&
+	    kh_cli_mtime(c.mtime_arg, &c.o.mtime, &c.mtime_src, &err) < 0)
+		status = kh_cli_fail(&err);
+	if (status >= 0) {
+		free(c.state_buf);
+		free(c.cache_buf);
+		return status;
+	}
 	kh_gen_tool_id(c.tool, sizeof(c.tool));
 	c.o.tool = c.tool;
 	if (c.verbose)

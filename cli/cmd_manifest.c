@@ -36,30 +36,13 @@ static const struct option kh_manifest_longopts[] = {
 static int kh_manifest_emit(const char *output, const char *text, size_t len,
 			    struct kh_error *err)
 {
-	struct kh_afile *af = NULL;
-	int lock, ret;
-
 	if (!output) {
 		fwrite(text, 1, len, stdout);
 		return 0;
 	}
 	/* As gen does: one writer at a time per directory, and what a
-	 * killed run left behind goes first. Without the lock (an
-	 * unreadable or missing directory), no sweep; creating the file
-	 * then says what is wrong. */
-	if (kh_afile_lock(output, &lock, err) == 0)
-		kh_afile_sweep(output);
-	*err = (struct kh_error)KH_ERROR_INIT;
-	ret = kh_afile_open(output, &af, err);
-	if (ret == 0)
-		ret = kh_afile_write(af, text, len, err);
-	if (ret == 0) {
-		ret = kh_afile_commit(af, err);
-		af = NULL;
-	}
-	kh_afile_abort(af);
-	kh_afile_unlock(lock);
-	return ret;
+	 * killed run left behind goes first. */
+	return kh_afile_replace(output, text, len, err);
 }
 
 int kh_cmd_manifest(int argc, char **argv)

@@ -35,7 +35,6 @@ static const struct option kh_stub_longopts[] = {
 int kh_cmd_stub(int argc, char **argv)
 {
 	struct kh_error err = KH_ERROR_INIT;
-	struct kh_afile *af = NULL;
 	const char *incbin = NULL, *output = NULL;
 	char *text = NULL;
 	size_t len = 0;
@@ -66,14 +65,10 @@ int kh_cmd_stub(int argc, char **argv)
 		return kh_cli_usage("stub", "no archive: pass --incbin PATH");
 	if (!output)
 		return kh_cli_usage("stub", "no output: pass -o FILE.S");
-	if (kh_stub_text(incbin, &text, &len, &err) < 0 ||
-	    kh_afile_open(output, &af, &err) < 0 ||
-	    kh_afile_write(af, text, len, &err) < 0)
-		goto out;
-	kh_afile_commit(af, &err);
-	af = NULL;
-out:
-	kh_afile_abort(af);
+	/* Under the same directory lock as gen and manifest -o: a gen
+	 * --stub sweeping this directory must not take our temporary. */
+	if (kh_stub_text(incbin, &text, &len, &err) == 0)
+		kh_afile_replace(output, text, len, &err);
 	free(text);
 	return err.code ? kh_cli_fail(&err) : KH_EXIT_OK;
 }

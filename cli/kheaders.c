@@ -119,6 +119,11 @@ static void kh_cli_signals(void)
 	sigfillset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &sa, NULL);
+	/* A file size limit (ulimit -f) is a write error like a full
+	 * disk: EFBIG, a message naming the file, exit 1, the previous
+	 * outputs kept and no temporary left. SIGXFSZ's default would
+	 * kill us without a word, the temporaries left behind. */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 /* stdout may be a full disk or a closed pipe: say so, never exit 0. */

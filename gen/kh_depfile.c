@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "kh_afile.h"
+#include "kh_file.h"
 
 /* Characters Make splits or comments at: written after a backslash. */
 static int kh_depfile_special(char c)
@@ -44,22 +45,22 @@ static int kh_depfile_put(FILE *fp, const char *s)
 	return 0;
 }
 
-/* Is path's content exactly buf? */
+/* Is path's content exactly buf? Read as any file we did not just
+ * write: the regular file itself, and no more than len bytes. */
 static int kh_depfile_same(const char *path, const char *buf, size_t len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), same = 0;
-	struct stat st;
+	struct kh_error e = KH_ERROR_INIT;
+	char *old = NULL;
+	size_t olen = 0;
+	int same;
 
-	if (fd < 0)
+	if (kh_file_read(AT_FDCWD, path, NULL, KH_FILE_NOFOLLOW |
+			 KH_FILE_REGULAR | KH_FILE_MISSING_OK, len,
+			 "the depfile as it would be written", &old, &olen,
+			 &e) != 0)
 		return 0;
-	if (fstat(fd, &st) == 0 && (size_t)st.st_size == len) {
-		char *old = malloc(len + 1);
-
-		same = old && read(fd, old, len + 1) == (ssize_t)len &&
-		       !memcmp(old, buf, len);
-		free(old);
-	}
-	close(fd);
+	same = olen == len && !memcmp(old, buf, len);
+	free(old);
 	return same;
 }
 

@@ -28,6 +28,7 @@
 #include "kh_bcache.h"
 #include "kh_depfile.h"
 #include "kh_dirs.h"
+#include "kh_file.h"
 #include "kh_reader.h"
 #include "kh_state.h"
 #include "kh_stub.h"
@@ -45,8 +46,10 @@ static int kh_gen_afile_write(void *ctx, const void *buf, size_t len,
 	return kh_afile_write(ctx, buf, len, err);
 }
 
-static int kh_gen_check_arch(const char *arch, struct kh_error *err)
+int kh_gen_check_opts(const struct kh_gen_opts *o, struct kh_error *err)
 {
+	const char *arch = o->arch;
+
 	if (!arch || !*arch)
 		return kh_error_set(err, KH_EINVAL, NULL,
 				    "no architecture: pass --arch or set "
@@ -128,9 +131,6 @@ static int kh_gen_walk(const struct kh_gen_opts *o,
 	char archinc[PATH_MAX];
 	int same = 0, ret;
 
-	ret = kh_gen_check_arch(o->arch, err);
-	if (ret < 0)
-		return ret;
 	snprintf(archinc, sizeof(archinc), "arch/%s/include", o->arch);
 	ret = kh_gen_same_tree(o->srctree, o->objtree, &same, err);
 	if (ret < 0)
@@ -201,6 +201,7 @@ static struct kh_state_input *kh_gen_input(struct kh_state *st,
 	in->tree = e->tree;
 	in->size = e->type == KH_WALK_PARENTS ? 0 : (long long)e->size;
 	in->mtime_ns = e->type == KH_WALK_PARENTS ? 0 : e->mtime_ns;
+	in->ctime_ns = e->type == KH_WALK_PARENTS ? 0 : e->ctime_ns;
 	in->ino = e->type == KH_WALK_PARENTS ? 0 : (unsigned long long)e->ino;
 	/* The walk list outlives the state being built. */
 	in->rel = e->rel;
@@ -455,13 +456,31 @@ static int kh_gen_why(struct kh_gen_result *res, const char *fmt, ...)
 	return 0;
 }
 
+/* Hash an output of an earlier run, to see whether it is still what
+ * was built. Only the regular file itself: a symlink planted there is
+ * not followed to someone else's file, and a FIFO does not hang us. */
+static int kh_gen_hash_output(const char *path, unsigned char *sha256,
+			      unsigned char *xxh128, unsigned long long *size,
+			      struct kh_error *err)
+{
+	int fd, ret;
+
+	ret = kh_file_open(AT_FDCWD, path, NULL,
+			   KH_FILE_NOFOLLOW | KH_FILE_REGULAR, &fd, NULL, err);
+	if (ret < 0)
+		return ret;
+	ret = kh_hash_fd(fd, path, sha256, xxh128, size, err);
+	close(fd);
+	return ret;
+}
+
 /* path's stat data, taken now; os->valid is 0 if it cannot be had. */
 static void kh_gen_ostat(const char *path, struct kh_state_ostat *os)
 {
 	struct stat st;
 
 	memset(os, 0, sizeof(*os));
-	if (stat(path, &st) < 0)
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
 		return;
 	os->valid = 1;
 	os->dev = st.st_dev;
@@ -482,7 +501,7 @@ static int kh_gen_output_trusted(const struct kh_state_output *out,
 	struct stat st;
 
 	if (!r->valid || r->ctime_ns + KH_GEN_RACY_NS > r->checked_ns ||
-	    stat(path, &st) < 0)
+	    lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
 		return 0;
 	return (unsigned long long)st.st_size == out->size &&
 	       st.st_dev == r->dev && st.st_ino == r->ino &&
@@ -517,7 +536,7 @@ static int kh_gen_check_outputs(const struct kh_gen_opts *o,
 			continue;
 		/* XXH3 here: the check runs on every make, SHA-256 is for
 		 * the record. */
-		if (kh_hash_file(paths[i], NULL, xxh, &size, &e) < 0)
+		if (kh_gen_hash_output(paths[i], NULL, xxh, &size, &e) < 0)
 			return kh_gen_why(res, "%s", e.msg);
 		if (size != prev->out[i].size ||
 		    memcmp(xxh, prev->out[i].xxh128, KH_XXH128_LEN))
@@ -536,7 +555,10 @@ static int kh_gen_check_input(const struct kh_state *prev,
 			      const struct kh_walk_entry *e,
 			      struct kh_gen_result *res, struct kh_error *err)
 {
-	int racy = p->mtime_ns >= prev->started_ns - KH_GEN_RACY_NS;
+	/* Either time in the tick of the recording run: a write then
+	 * need not show in either. */
+	int racy = p->mtime_ns >= prev->started_ns - KH_GEN_RACY_NS ||
+		   p->ctime_ns >= prev->started_ns - KH_GEN_RACY_NS;
 	char type = e->type == KH_WALK_FILE ? 'f'
 		  : e->type == KH_WALK_SYMLINK ? 'l' : 'p';
 	unsigned char hash[KH_XXH128_LEN];
@@ -553,10 +575,12 @@ static int kh_gen_check_input(const struct kh_state *prev,
 		/* What kh_gen_input records for one. */
 		p->size = 0;
 		p->mtime_ns = 0;
+		p->ctime_ns = 0;
 		p->ino = 0;
 		return 1;
 	}
 	if ((long long)e->size == p->size && e->mtime_ns == p->mtime_ns &&
+	    e->ctime_ns == p->ctime_ns &&
 	    (unsigned long long)e->ino == p->ino && !racy)
 		return 1;
 	res->rehashed++;
@@ -575,6 +599,7 @@ static int kh_gen_check_input(const struct kh_state *prev,
 		 * run trusts it again. */
 		p->size = (long long)e->size;
 		p->mtime_ns = e->mtime_ns;
+		p->ctime_ns = e->ctime_ns;
 		p->ino = (unsigned long long)e->ino;
 	}
 	return ret;
@@ -662,7 +687,7 @@ static int kh_gen_save_state(const struct kh_gen_opts *o,
 
 		if (!paths[i])
 			continue;
-		ret = kh_hash_file(paths[i], sha, xxh, &size, err);
+		ret = kh_gen_hash_output(paths[i], sha, xxh, &size, err);
 		if (ret == 0)
 			ret = kh_state_add_output(cur, roles[i], paths[i], sha,
 						  xxh, size, err);
@@ -877,7 +902,7 @@ static int kh_gen_refresh_manifest(const struct kh_gen_opts *o,
 		struct kh_error e = KH_ERROR_INIT;
 		unsigned long long size;
 
-		if (kh_hash_file(o->manifest, NULL, xxh, &size, &e) == 0 &&
+		if (kh_gen_hash_output(o->manifest, NULL, xxh, &size, &e) == 0 &&
 		    size == rec->size &&
 		    !memcmp(xxh, rec->xxh128, KH_XXH128_LEN)) {
 			ret = o->manifester ?
@@ -892,9 +917,10 @@ static int kh_gen_refresh_manifest(const struct kh_gen_opts *o,
 		free(rec->path);
 		cur->nout--;
 	}
-	fd = open(o->output, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kh_error_sys(err, errno, o->output, "cannot open");
+	ret = kh_file_open(AT_FDCWD, o->output, NULL,
+			   KH_FILE_NOFOLLOW | KH_FILE_REGULAR, &fd, NULL, err);
+	if (ret < 0)
+		return ret;
 	ret = kh_gen_manifest(o, cur, fd, &af, err);
 	close(fd);
 	if (ret == 0)
@@ -905,7 +931,7 @@ static int kh_gen_refresh_manifest(const struct kh_gen_opts *o,
 		unsigned char sha[KH_SHA256_LEN], xxh[KH_XXH128_LEN];
 		unsigned long long size;
 
-		ret = kh_hash_file(o->manifest, sha, xxh, &size, err);
+		ret = kh_gen_hash_output(o->manifest, sha, xxh, &size, err);
 		if (ret == 0)
 			ret = kh_state_add_output(cur, "manifest", o->manifest,
 						  sha, xxh, size, err);
@@ -953,14 +979,29 @@ static int kh_gen_build(const struct kh_gen_opts *o,
 	return ret;
 }
 
-static void kh_gen_sweep(const struct kh_gen_opts *o)
+/* Every file gen writes, the archive first (NULL: not written). */
+static void kh_gen_outputs(const struct kh_gen_opts *o, const char *outs[5])
 {
-	const char *outs[] = { o->output, o->stub, o->state, o->depfile,
-			       o->manifest };
+	outs[0] = o->output;
+	outs[1] = o->stub;
+	outs[2] = o->state;
+	outs[3] = o->depfile;
+	outs[4] = o->manifest;
+}
 
-	for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++)
-		if (outs[i])
-			kh_afile_sweep(outs[i]);
+/* Refuse, before any work, an output that may not be replaced (a
+ * symlink, a device, a FIFO...: kh_afile_check). The commit checks
+ * again. */
+static int kh_gen_check_outputs_replaceable(const struct kh_gen_opts *o,
+					    struct kh_error *err)
+{
+	const char *outs[5];
+
+	kh_gen_outputs(o, outs);
+	for (size_t i = 0; i < 5; i++)
+		if (outs[i] && kh_afile_check(outs[i], err) < 0)
+			return err->code;
+	return 0;
 }
 
 /* This run's directory records go into cur, for the next run (their
@@ -1010,15 +1051,26 @@ int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 	struct kh_walk_list list = KH_WALK_LIST_INIT;
 	struct kh_state cur = KH_STATE_INIT;
 	struct kh_gen_prev prev = { 0 };
-	int lock, ret;
+	struct kh_afile_guard guard;
+	const char *outs[5];
+	int ret;
 
-	/* One run at a time per output directory: a second run waits,
-	 * then finds the outputs up to date. Under the lock, temporaries
-	 * of a killed run can go. */
-	ret = kh_afile_lock(o->output, &lock, err);
+	/* Before anything formats or uses them (the state records
+	 * "arch=..."). */
+	ret = kh_gen_check_opts(o, err);
 	if (ret < 0)
 		return ret;
-	kh_gen_sweep(o);
+	/* One run at a time per output directory: a second run waits,
+	 * then finds the outputs up to date. Under the locks, temporaries
+	 * of a killed run can go. */
+	kh_gen_outputs(o, outs);
+	ret = kh_afile_guard(outs, 5, &guard, err);
+	if (ret == 0)
+		ret = kh_gen_check_outputs_replaceable(o, err);
+	if (ret < 0) {
+		kh_afile_unguard(&guard);
+		return ret;
+	}
 	cur.started_ns = kh_gen_now_ns();
 	cur.tool = strdup(o->tool);
 	if (!cur.tool)
@@ -1061,6 +1113,6 @@ int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 		ret = kh_gen_depfile(o, &list, err);
 	kh_state_release(&cur);
 	kh_walk_list_release(&list);
-	kh_afile_unlock(lock);
+	kh_afile_unguard(&guard);
 	return ret;
 }

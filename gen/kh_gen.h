@@ -104,6 +104,11 @@ struct kh_gen_result {
 
 #define KH_GEN_RESULT_INIT { .rebuilt = 0 }
 
+/* Check the options that can be wrong (an architecture, present and a
+ * plain name) before anything prints or records them; kh_gen_run
+ * checks them again. */
+int kh_gen_check_opts(const struct kh_gen_opts *o, struct kh_error *err);
+
 int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 	       struct kh_error *err);
 

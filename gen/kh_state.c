@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kh_afile.h"
+#include "kh_file.h"
 
 /* Bytes that would break a space-separated line, and '%' itself. */
 static int kh_state_plain(unsigned char c)
@@ -259,9 +260,9 @@ static void kh_state_put_input(struct kh_state_buf *b,
 	if (!rel || (in->type == 'l' && !target))
 		b->oom = 1;
 	else
-		kh_state_put(b, "input %c %d %lld %" PRId64 " %llu %s %s\n",
-			     in->type, in->tree, in->size, in->mtime_ns,
-			     in->ino, what, rel);
+		kh_state_put(b, "input %c %d %lld %" PRId64 " %" PRId64
+			     " %llu %s %s\n", in->type, in->tree, in->size,
+			     in->mtime_ns, in->ctime_ns, in->ino, what, rel);
 	free(rel);
 	free(target);
 }
@@ -375,6 +376,9 @@ int kh_state_save(const char *path, const struct kh_state *st,
 
 /* ---- reading ---------------------------------------------------------- */
 
+/* Internal: a state of another version (an older kheaders). */
+#define KH_STATE_EVERSION (-100)
+
 /* Split line into at most max space-separated fields, in place. A
  * plain loop: fields are short, and a strchr call per field was a
  * tenth of a no-op's parse. */
@@ -455,13 +459,13 @@ static int kh_state_parse_input(struct kh_state *st, char **f, size_t n,
 				struct kh_error *err)
 {
 	struct kh_state_input *in;
-	long long tree, size, mtime;
+	long long tree, size, mtime, ctime;
 	unsigned long long ino;
 
-	if (n != 8 || strlen(f[1]) != 1 || !strchr("flp", f[1][0]) ||
+	if (n != 9 || strlen(f[1]) != 1 || !strchr("flp", f[1][0]) ||
 	    kh_state_num(f[2], &tree) < 0 || tree > 1 ||
 	    kh_state_num(f[3], &size) < 0 || kh_state_num(f[4], &mtime) < 0 ||
-	    kh_state_unum(f[5], &ino) < 0)
+	    kh_state_num(f[5], &ctime) < 0 || kh_state_unum(f[6], &ino) < 0)
 		return KH_EINVAL;
 	in = kh_state_add_input(st, err);
 	if (!in)
@@ -470,18 +474,19 @@ static int kh_state_parse_input(struct kh_state *st, char **f, size_t n,
 	in->tree = (int)tree;
 	in->size = size;
 	in->mtime_ns = mtime;
+	in->ctime_ns = ctime;
 	in->ino = ino;
 	/* In place: the text stays with st. */
-	if (kh_state_unescape_in(f[7]) < 0)
+	if (kh_state_unescape_in(f[8]) < 0)
 		return KH_EINVAL;
-	in->rel = f[7];
+	in->rel = f[8];
 	in->rel_borrowed = 1;
 	if (in->type == 'f')
-		return kh_hash_unhex(f[6], in->hash, KH_XXH128_LEN) < 0 ?
+		return kh_hash_unhex(f[7], in->hash, KH_XXH128_LEN) < 0 ?
 			KH_EINVAL : 0;
 	if (in->type == 'l')
-		return (in->target = kh_state_unescape(f[6])) ? 0 : KH_EINVAL;
-	return strcmp(f[6], "-") ? KH_EINVAL : 0;
+		return (in->target = kh_state_unescape(f[7])) ? 0 : KH_EINVAL;
+	return strcmp(f[7], "-") ? KH_EINVAL : 0;
 }
 
 /* "dir TREE CTIME INO REL NAMES": NAMES is rewritten in place into the
@@ -535,19 +540,20 @@ static int kh_state_parse_dir(struct kh_state *st, char **f, size_t n,
 static int kh_state_parse_line(struct kh_state *st, char *line, size_t lineno,
 			       int *ended, struct kh_error *err)
 {
-	char *f[9];
-	size_t n = kh_state_fields(line, f, 8);
+	char *f[10];
+	size_t n = kh_state_fields(line, f, 9);
 	long long v;
 
-	if (*ended || n == 0 || n > 8)
+	if (*ended || n == 0 || n > 9)
 		return KH_EINVAL;
 	/* Nearly every line is an input line. */
 	if (lineno > 1 && !st->dirs_parsed && !strcmp(f[0], "input"))
 		return kh_state_parse_input(st, f, n, err);
+	if (lineno == 1 && n == 2 && !strcmp(f[0], KH_STATE_MAGIC) &&
+	    kh_state_num(f[1], &v) == 0)
+		return v == KH_STATE_VERSION ? 0 : KH_STATE_EVERSION;
 	if (lineno == 1)
-		return n == 2 && !strcmp(f[0], KH_STATE_MAGIC) &&
-		       kh_state_num(f[1], &v) == 0 && v == KH_STATE_VERSION ?
-			0 : KH_EINVAL;
+		return KH_EINVAL;
 	if (!strcmp(f[0], "tool") && n == 2 && !st->tool)
 		return (st->tool = strdup(f[1])) ? 0 : KH_ENOMEM;
 	if (!strcmp(f[0], "started") && n == 2) {
@@ -623,7 +629,7 @@ static int kh_state_parse_input_fast(struct kh_state *st, const char *rest,
 				     const char *end, struct kh_error *err)
 {
 	struct kh_state_input *in;
-	long long size, mtime, ino;
+	long long size, mtime, ctime, ino;
 	unsigned char hash[KH_XXH128_LEN];
 	const char *p = rest, *rel;
 	int tree;
@@ -634,6 +640,7 @@ static int kh_state_parse_input_fast(struct kh_state *st, const char *rest,
 	p += 2;
 	if (kh_state_fast_num(&p, &size) < 0 ||
 	    kh_state_fast_num(&p, &mtime) < 0 ||
+	    kh_state_fast_num(&p, &ctime) < 0 ||
 	    kh_state_fast_num(&p, &ino) < 0 ||
 	    end - p < 2 * KH_XXH128_LEN + 2 || p[2 * KH_XXH128_LEN] != ' ' ||
 	    kh_hash_unhex(p, hash, KH_XXH128_LEN) < 0)
@@ -654,54 +661,12 @@ static int kh_state_parse_input_fast(struct kh_state *st, const char *rest,
 	in->tree = tree;
 	in->size = size;
 	in->mtime_ns = mtime;
+	in->ctime_ns = ctime;
 	in->ino = (unsigned long long)ino;
 	memcpy(in->hash, hash, KH_XXH128_LEN);
 	in->rel = (char *)rel;
 	in->rel_borrowed = 1;
 	return 1;
-}
-
-/* The whole file in one buffer: one read instead of a stdio line loop. */
-static int kh_state_slurp(int fd, const char *path, char **buf, size_t *len,
-			  struct kh_error *err)
-{
-	struct stat st;
-	size_t got = 0, cap;
-	char *p;
-
-	if (fstat(fd, &st) < 0)
-		return kh_error_sys(err, errno, path, "cannot read state");
-	cap = (size_t)st.st_size + 1;
-	p = malloc(cap + 1);
-	if (!p)
-		return kh_error_set(err, KH_ENOMEM, path, "out of memory");
-	for (;;) {
-		ssize_t n = read(fd, p + got, cap - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			free(p);
-			return kh_error_sys(err, errno, path, "cannot read state");
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got == cap) {   /* grew while we read: take more */
-			char *q = realloc(p, (cap *= 2) + 1);
-
-			if (!q) {
-				free(p);
-				return kh_error_set(err, KH_ENOMEM, path,
-						    "out of memory");
-			}
-			p = q;
-		}
-	}
-	p[got] = '\0';
-	*buf = p;
-	*len = got;
-	return 0;
 }
 
 /* Parse buf[0..len) in place (buf[len] must be writable) into the
@@ -745,6 +710,10 @@ static int kh_state_parse_buf(char *buf, size_t len, const char *name,
 	if (ret == 0 && (!ended || !st->tool))
 		ret = kh_error_set(err, KH_EINVAL, name,
 				   "state file is truncated");
+	else if (ret == KH_STATE_EVERSION)
+		ret = kh_error_set(err, KH_EINVAL, name, "state file of "
+				   "another version (this kheaders writes "
+				   "version %d)", KH_STATE_VERSION);
 	else if (ret == KH_EINVAL)
 		ret = kh_error_set(err, KH_EINVAL, name,
 				   "state file is corrupt at line %zu", lineno);
@@ -770,19 +739,20 @@ int kh_state_parse(const char *text, size_t len, const char *name,
 int kh_state_load(const char *path, struct kh_state *st, int *found,
 		  struct kh_error *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t len = 0;
 	char *buf = NULL;
 	int ret;
 
+	/* The whole file in one read. Only a regular file, not through a
+	 * symlink: a FIFO planted there must not hang gen, nor /dev/zero
+	 * be read without end. A state refused here is one more reason to
+	 * rebuild (and gen refuses to replace such a name anyway). */
 	*found = 0;
-	if (fd < 0)
-		return errno == ENOENT ? 0 :
-			kh_error_sys(err, errno, path, "cannot read state");
+	ret = kh_file_read(AT_FDCWD, path, NULL, KH_FILE_NOFOLLOW |
+			   KH_FILE_REGULAR | KH_FILE_MISSING_OK,
+			   KH_FILE_MAX_STATE, "a state file", &buf, &len, err);
+	if (ret != 0)
+		return ret < 0 ? ret : 0;
 	*found = 1;
-	ret = kh_state_slurp(fd, path, &buf, &len, err);
-	close(fd);
-	if (ret < 0)
-		return ret;
 	return kh_state_parse_buf(buf, len, path, st, err);
 }

@@ -6,16 +6,22 @@
  * its stat data and XXH3-128 (or symlink target). Paths are
  * percent-encoded so that any byte but NUL round-trips.
  *
- *   kheaders-state 1
+ *   kheaders-state 2
  *   tool 0.1.0+<xxh128 of the binary>
  *   started <ns since the epoch when the walk began>
  *   option mtime=1234567890
  *   output archive <sha256> <xxh128> <size> <path>
  *   dir <tree> <ctime-ns> <inode> <rel> </tname>...|-
- *   input f <tree> <size> <mtime-ns> <inode> <xxh128> <rel>
- *   input l <tree> <size> <mtime-ns> <inode> <target> <rel>
- *   input p <tree> 0 0 0 - <rel>
+ *   input f <tree> <size> <mtime-ns> <ctime-ns> <inode> <xxh128> <rel>
+ *   input l <tree> <size> <mtime-ns> <ctime-ns> <inode> <target> <rel>
+ *   input p <tree> 0 0 0 0 - <rel>
  *   end <number of input lines>
+ *
+ * An input's ctime is recorded as git's index does: a same-size edit
+ * that puts the mtime back (touch -d, tar, rsync -t) still moves the
+ * ctime, which no one can set back, so the file is hashed again.
+ * Version 2 added it; a state of another version is not read (the
+ * next run rebuilds, as after any change of the tool).
  *
  * A dir line is a directory's listing as the walk used it (see
  * kh_walk_dirrec), so that the next walk need not read a directory
@@ -33,7 +39,7 @@
 #include "kh_hash.h"
 
 #define KH_STATE_MAGIC "kheaders-state"
-#define KH_STATE_VERSION 1
+#define KH_STATE_VERSION 2
 #define KH_STATE_MAX_OUTPUTS 4
 
 struct kh_state_input {
@@ -42,6 +48,7 @@ struct kh_state_input {
 	int tree;
 	long long size;
 	int64_t mtime_ns;
+	int64_t ctime_ns;
 	unsigned long long ino;
 	unsigned char hash[KH_XXH128_LEN];   /* 'f' */
 	char *target;                        /* 'l' */

@@ -146,6 +146,7 @@ static int kh_walk_push(struct kh_walk_list *list, const char *root,
 		return 0;
 	e->size = st->st_size;
 	e->mtime_ns = kh_time_ns(st->st_mtim);
+	e->ctime_ns = kh_time_ns(st->st_ctim);
 	e->ino = st->st_ino;
 	return 0;
 }

@@ -32,6 +32,7 @@ struct kh_walk_entry {
 	int tree;             /* 0 srctree, 1 objtree */
 	off_t size;
 	int64_t mtime_ns;
+	int64_t ctime_ns;     /* shows a same-size edit whose mtime was put back */
 	ino_t ino;
 };
 

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kh_file.h"
+
 /* Few outputs exist at once (archive, stub, later state and manifest). */
 #define KH_AFILE_SLOTS 16
 
@@ -96,12 +98,31 @@ static char *kh_afile_tmpname(const char *path)
 	return tmp;
 }
 
+int kh_afile_check(const char *path, struct kh_error *err)
+{
+	struct stat st;
+
+	/* lstat: the name itself, whatever it points to. Any other
+	 * failure (a missing directory, no search permission) is left
+	 * to creating the temporary, whose message says it. */
+	if (lstat(path, &st) < 0 || S_ISREG(st.st_mode))
+		return 0;
+	return kh_error_set(err, KH_EINVAL, path,
+			    "is %s; kheaders replaces only regular files",
+			    kh_file_type(st.st_mode));
+}
+
 int kh_afile_open(const char *path, struct kh_afile **out,
 		  struct kh_error *err)
 {
-	struct kh_afile *af = calloc(1, sizeof(*af));
+	struct kh_afile *af;
+	int ret;
 
 	*out = NULL;
+	ret = kh_afile_check(path, err);
+	if (ret < 0)
+		return ret;
+	af = calloc(1, sizeof(*af));
 	kh_afile_mode();
 	if (af) {
 		af->fd = -1;
@@ -166,6 +187,11 @@ int kh_afile_commit(struct kh_afile *af, struct kh_error *err)
 	if (close(af->fd) < 0 && ret == 0)
 		ret = kh_error_sys(err, errno, af->path, "cannot write");
 	af->fd = -1;
+	/* Again right before the rename: the name may have been made a
+	 * symlink or a FIFO (by someone who can write the directory)
+	 * while the output was being written. */
+	if (ret == 0)
+		ret = kh_afile_check(af->path, err);
 	if (ret == 0 && rename(af->tmp, af->path) < 0)
 		ret = kh_error_sys(err, errno, af->path, "cannot replace");
 	if (ret == 0) {
@@ -203,6 +229,39 @@ static char *kh_afile_dir(const char *path)
 	if (slash == path)
 		return strdup("/");
 	return strndup(path, (size_t)(slash - path));
+}
+
+/* The last component of path ("" for "dir/"). */
+static const char *kh_afile_base(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+int kh_afile_same(const char *a, const char *b)
+{
+	const char *ba = kh_afile_base(a), *bb = kh_afile_base(b);
+	char *da = NULL, *db = NULL;
+	struct stat sa, sb;
+	int same;
+
+	if (!strcmp(a, b))
+		return 1;
+	if (strcmp(ba, bb) || !*ba || !strcmp(ba, ".") || !strcmp(ba, ".."))
+		return 0;
+	da = kh_afile_dir(a);
+	db = kh_afile_dir(b);
+	/* The directories as the kernel resolves them ("d/.." through a
+	 * symlinked d included); where one cannot be found, its output
+	 * fails anyway, and the spellings decide. */
+	if (da && db && stat(da, &sa) == 0 && stat(db, &sb) == 0)
+		same = sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	else
+		same = da && db && !strcmp(da, db);
+	free(da);
+	free(db);
+	return same;
 }
 
 int kh_afile_lock(const char *path, int *fd, struct kh_error *err)
@@ -272,4 +331,125 @@ void kh_afile_sweep(const char *path)
 		if (kh_afile_is_tmp(d->d_name, base))
 			unlinkat(dfd, d->d_name, 0);
 	closedir(dp);
+}
+
+/* Open path's directory for locking; -1 (errno set) if it cannot be. */
+static int kh_afile_open_dir(const char *path)
+{
+	char *dir = kh_afile_dir(path);
+	int fd;
+
+	if (!dir) {
+		errno = ENOMEM;
+		return -1;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	return fd;
+}
+
+/* Add fd to g in (st_dev, st_ino) order, or close it if g has its
+ * directory already (a second flock of one directory through another
+ * descriptor would wait for ourselves). */
+static void kh_afile_guard_add(struct kh_afile_guard *g, int fd,
+			       const struct stat *st, struct stat *sts)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++) {
+		if (sts[i].st_dev == st->st_dev && sts[i].st_ino == st->st_ino) {
+			close(fd);
+			return;
+		}
+		if (sts[i].st_dev > st->st_dev ||
+		    (sts[i].st_dev == st->st_dev && sts[i].st_ino > st->st_ino))
+			break;
+	}
+	if (g->n == KH_AFILE_GUARD_MAX) {
+		close(fd);
+		return;
+	}
+	memmove(&g->fd[i + 1], &g->fd[i], (g->n - i) * sizeof(g->fd[0]));
+	memmove(&sts[i + 1], &sts[i], (g->n - i) * sizeof(sts[0]));
+	g->fd[i] = fd;
+	sts[i] = *st;
+	g->n++;
+}
+
+int kh_afile_guard(const char *const *paths, size_t n,
+		   struct kh_afile_guard *g, struct kh_error *err)
+{
+	struct stat sts[KH_AFILE_GUARD_MAX], st;
+	int ret = 0;
+
+	g->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		int fd;
+
+		if (!paths[i])
+			continue;
+		fd = kh_afile_open_dir(paths[i]);
+		if (fd >= 0 && fstat(fd, &st) < 0) {
+			close(fd);
+			fd = -1;
+		}
+		if (fd < 0) {
+			if (i == 0)
+				ret = kh_error_sys(err, errno, paths[0],
+						   "cannot open its directory");
+			continue;
+		}
+		kh_afile_guard_add(g, fd, &st, sts);
+	}
+	/* In order: two runs that share directories take them in the
+	 * same order, so neither holds one the other waits for first. */
+	for (size_t i = 0; i < g->n; i++) {
+		while (flock(g->fd[i], LOCK_EX) < 0 && errno == EINTR)
+			;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int fd = paths[i] ? kh_afile_open_dir(paths[i]) : -1;
+		int held = 0;
+
+		/* Only where we hold the lock. */
+		if (fd >= 0 && fstat(fd, &st) == 0)
+			for (size_t j = 0; j < g->n; j++)
+				held |= sts[j].st_dev == st.st_dev &&
+					sts[j].st_ino == st.st_ino;
+		if (fd >= 0)
+			close(fd);
+		if (held)
+			kh_afile_sweep(paths[i]);
+	}
+	return ret;
+}
+
+void kh_afile_unguard(struct kh_afile_guard *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		close(g->fd[i]);   /* closing drops the flock */
+	g->n = 0;
+}
+
+int kh_afile_replace(const char *path, const void *buf, size_t len,
+		     struct kh_error *err)
+{
+	struct kh_afile_guard g;
+	struct kh_afile *af = NULL;
+	struct kh_error lerr = KH_ERROR_INIT;
+	int ret;
+
+	/* Without the lock (an unreadable or missing directory), no
+	 * sweep; creating the file then says what is wrong. */
+	kh_afile_guard(&path, 1, &g, &lerr);
+	ret = kh_afile_open(path, &af, err);
+	if (ret == 0)
+		ret = kh_afile_write(af, buf, len, err);
+	if (ret == 0) {
+		ret = kh_afile_commit(af, err);
+		af = NULL;
+	}
+	kh_afile_abort(af);
+	kh_afile_unguard(&g);
+	return ret;
 }

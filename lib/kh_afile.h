@@ -6,6 +6,13 @@
  * Every live temporary is remembered so that a signal handler can
  * remove it (kh_afile_unlink_all), keeping "no temp file left" true
  * even when the user presses ^C.
+ *
+ * This is also the one place that decides what an output may replace:
+ * nothing, or a regular file. A symlink, a device, a FIFO, a socket or
+ * a directory where an output goes is refused, never replaced (as
+ * root, `-o /dev/null` must not turn the device into a file; a symlink
+ * planted in a shared directory is not for us to remove), checked when
+ * the temporary is made and again right before the rename.
  */
 #ifndef KH_AFILE_H
 #define KH_AFILE_H
@@ -16,7 +23,20 @@
 
 struct kh_afile;
 
-/* Create a temporary beside path; *out owns it until commit or abort. */
+/* 0 if path may be replaced by an output (it is missing or a regular
+ * file), else KH_EINVAL and "PATH: is a symbolic link; kheaders
+ * replaces only regular files". kh_afile_open and kh_afile_commit
+ * check it themselves; callers check early, before work is spent. */
+int kh_afile_check(const char *path, struct kh_error *err);
+
+/* 1 if outputs a and b are the same directory entry however spelt
+ * ("x", "./x", "d/../x", a path through a symlinked directory): their
+ * directories are the same directory and their last components are
+ * equal. Hard links are different entries (each is replaced alone). */
+int kh_afile_same(const char *a, const char *b);
+
+/* Create a temporary beside path; *out owns it until commit or abort.
+ * Refuses a path kh_afile_check refuses. */
 int kh_afile_open(const char *path, struct kh_afile **out,
 		  struct kh_error *err);
 
@@ -30,7 +50,9 @@ const char *kh_afile_path(const struct kh_afile *af);
 int kh_afile_write(struct kh_afile *af, const void *buf, size_t len,
 		   struct kh_error *err);
 
-/* fsync, give the usual 0666 & ~umask mode, rename into place, free. */
+/* fsync, give the usual 0666 & ~umask mode, rename into place, free.
+ * Refuses (and removes the temporary) if path became something
+ * kh_afile_check refuses since the open. */
 int kh_afile_commit(struct kh_afile *af, struct kh_error *err);
 
 /* Remove the temporary and free; safe with NULL. */
@@ -48,5 +70,28 @@ void kh_afile_unlock(int fd);
 /* Remove temporaries of path that a killed run left (SIGKILL gives no
  * chance to clean up). Only safe under kh_afile_lock. */
 void kh_afile_sweep(const char *path);
+
+/* The directory locks of a run's outputs. */
+#define KH_AFILE_GUARD_MAX 8
+struct kh_afile_guard {
+	int fd[KH_AFILE_GUARD_MAX];
+	size_t n;
+};
+
+/* Lock the directory of every output in paths (NULLs skipped; each
+ * directory once, in one fixed order so that two runs never deadlock),
+ * then sweep the temporaries killed runs left of each output: a sweep
+ * never races with another kheaders writing there. A directory that
+ * cannot be opened is neither locked nor swept (creating the output
+ * then says what is wrong); for paths[0] that is an error, returned
+ * after the rest is done. Release with kh_afile_unguard. */
+int kh_afile_guard(const char *const *paths, size_t n,
+		   struct kh_afile_guard *g, struct kh_error *err);
+void kh_afile_unguard(struct kh_afile_guard *g);
+
+/* Write len bytes to path as one output: under kh_afile_guard, through
+ * a temporary, atomically. */
+int kh_afile_replace(const char *path, const void *buf, size_t len,
+		     struct kh_error *err);
 
 #endif

@@ -22,8 +22,10 @@ const char *kh_file_size_str(size_t n, char *buf, size_t size)
 	return buf;
 }
 
-static const char *kh_file_type(mode_t mode)
+const char *kh_file_type(mode_t mode)
 {
+	if (S_ISREG(mode))
+		return "a regular file";
 	if (S_ISDIR(mode))
 		return "a directory";
 	if (S_ISFIFO(mode))

@@ -59,4 +59,8 @@ int kh_file_read(int dirfd, const char *path, const char *name,
 /* "64 MiB", "1 GiB", "512 KiB" or "N bytes" for a limit, into buf. */
 const char *kh_file_size_str(size_t n, char *buf, size_t size);
 
+/* What a file of this mode is, for messages: "a symbolic link", "a
+ * FIFO", "a character device", ... ("a regular file" for one). */
+const char *kh_file_type(mode_t mode);
+
 #endif

@@ -42,12 +42,7 @@ int kh_hash_file(const char *path, unsigned char *sha256,
 		 unsigned char *xxh128, unsigned long long *size,
 		 struct kh_error *err)
 {
-	unsigned char buf[1 << 16];
-	unsigned long long total = 0;
-	XXH3_state_t *xs = NULL;
-	EVP_MD_CTX *ctx = NULL;
-	unsigned int n = 0;
-	int fd, ret = 0;
+	int fd, ret;
 
 	/* The no-op check hashes without SHA-256, and without libcrypto. */
 	if (sha256 && (ret = kh_dl_crypto(err)) < 0)
@@ -55,6 +50,24 @@ int kh_hash_file(const char *path, unsigned char *sha256,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return kh_error_sys(err, errno, path, "cannot open");
+	ret = kh_hash_fd(fd, path, sha256, xxh128, size, err);
+	close(fd);
+	return ret;
+}
+
+int kh_hash_fd(int fd, const char *path, unsigned char *sha256,
+	       unsigned char *xxh128, unsigned long long *size,
+	       struct kh_error *err)
+{
+	unsigned char buf[1 << 16];
+	unsigned long long total = 0;
+	XXH3_state_t *xs = NULL;
+	EVP_MD_CTX *ctx = NULL;
+	unsigned int n = 0;
+	int ret = 0;
+
+	if (sha256 && (ret = kh_dl_crypto(err)) < 0)
+		return ret;
 	if ((sha256 && (!(ctx = EVP_MD_CTX_new()) ||
 			!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))) ||
 	    (xxh128 && (!(xs = XXH3_createState()) ||
@@ -97,7 +110,6 @@ out:
 	if (ctx)    /* libcrypto may not even be loaded */
 		EVP_MD_CTX_free(ctx);
 	XXH3_freeState(xs);
-	close(fd);
 	return ret;
 }
 

@@ -28,6 +28,12 @@ int kh_hash_file(const char *path, unsigned char *sha256,
 		 unsigned char *xxh128, unsigned long long *size,
 		 struct kh_error *err);
 
+/* The same, of what is left to read of fd (not closed); path is for
+ * messages. */
+int kh_hash_fd(int fd, const char *path, unsigned char *sha256,
+	       unsigned char *xxh128, unsigned long long *size,
+	       struct kh_error *err);
+
 /* Lower-case hex of len bytes into hex (2 * len + 1 bytes). */
 void kh_hash_hex(const unsigned char *bin, size_t len, char *hex);
 

@@ -75,10 +75,10 @@ expect 1 "$T/bad/include/linux/fifo.h: is neither a regular file nor a symlink" 
 	"$K" gen -q --srctree "$T/bad" --arch x86 --mtime @5 -o "$T/out1/k.tar.xz" --stub "$T/out1/k.S"
 keeps "a FIFO named fifo.h"
 rm "$T/bad/include/linux/fifo.h"
-# 3. Writing fails half-way (file size limit; SIGXFSZ ignored so the
-#    write returns EFBIG as on a full disk).
+# 3. Writing fails half-way (file size limit; kheaders ignores SIGXFSZ
+#    itself, so the write returns EFBIG as on a full disk).
 expect 1 "$T/out1/k.tar.xz: cannot write: File too large" \
-	bash -c 'trap "" XFSZ; ulimit -f 1; exec "$@"' _ "$K" gen -q --srctree "$T/bad" \
+	bash -c 'ulimit -f 1; exec "$@"' _ "$K" gen -q --srctree "$T/bad" \
 	--arch x86 --mtime @5 -o "$T/out1/k.tar.xz" --stub "$T/out1/k.S"
 keeps "a write error (RLIMIT_FSIZE)"
 # And a good run then replaces both.

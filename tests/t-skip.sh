@@ -77,6 +77,12 @@ rebuilds "same-size edit, same mtime, same inode" "include/linux/kernel.h: conte
 sleep 1.2   # now nothing is racy any more
 poke "$H" C 0; rebuilds "same-size edit a second later" "include/linux/kernel.h: content changed"
 sleep 1.2; skips "unchanged after that"
+# The same edit long after any build: the mtime says nothing changed,
+# only the ctime (recorded for inputs as git's index does) shows it.
+sleep 1.2; old=$(stat -c %y "$H"); poke "$H" D 0; touch -d "$old" "$H"
+rebuilds "same-size edit, mtime given back, a while after the build" \
+	"include/linux/kernel.h: content changed"
+sleep 1.2; skips "unchanged after that edit"
 
 echo '#define KH_NEW 1' > "$S/include/linux/kh-new.h"
 rebuilds "a header added" "include/linux/kh-new.h: new"
@@ -199,6 +205,16 @@ skips "a touch of every header"
 grep -q "up to date: .* [1-9][0-9]* re-hashed" "$T/log" || { echo "FAIL touched headers were not re-hashed"; fail=1; }
 skips "the run after the touch"
 grep -q " 0 re-hashed" "$T/log" || { echo "FAIL the state did not take the new stat data"; cat "$T/log"; fail=1; }
+# touch -r of every header onto itself: no time an mtime check sees
+# moves, the ctimes do. Re-hashed, found the same, not rebuilt.
+find "$S/include" "$S/arch/x86/include" "$O/include" -name '*.h' \
+	-exec sh -c 'for f; do touch -h -r "$f" "$f"; done' _ {} +
+sleep 1.2
+skips "a touch -r of every header"
+grep -q "up to date: .* [1-9][0-9]* re-hashed" "$T/log" ||
+	{ echo "FAIL headers whose ctime moved were not re-hashed: $(grep 'up to date' "$T/log")"; fail=1; }
+skips "the run after the touch -r"
+grep -q " 0 re-hashed" "$T/log" || { echo "FAIL the state did not take the new ctimes"; cat "$T/log"; fail=1; }
 # A checkout that rewrites every file with the same content (new inode,
 # new mtime).
 find "$S/include" -name '*.h' -type f | while IFS= read -r f; do
