@@ -373,6 +373,21 @@ static int kh_archive_entry(struct archive *a, struct archive_entry *ae,
 	return ret;
 }
 
+/* Not a tar; when a decompressor was left out (kh_archive_filters),
+ * it is likely compressed with it: say why it was not undone. */
+static int kh_archive_notar(struct archive *a, const char *name,
+			    const char *skipped, struct kh_error *err)
+{
+	const char *why = archive_error_string(a);
+
+	if (!skipped[0])
+		return kh_archive_fail(a, name, "not a tar archive", err);
+	return kh_error_set(err, KH_EINVAL, name, "not a tar archive: %s "
+			    "(this libarchive decompresses %s only with an "
+			    "external program, which kheaders never runs)",
+			    why ? why : "unknown libarchive error", skipped);
+}
+
 /* Pass 2: the tar's entries. */
 static int kh_archive_entries(const unsigned char *tar, size_t len,
 			      const char *name, unsigned flags,
@@ -393,7 +408,7 @@ static int kh_archive_entries(const unsigned char *tar, size_t len,
 		goto out;
 	}
 	if (archive_read_open_memory(a, tar, len) != ARCHIVE_OK) {
-		ret = kh_archive_fail(a, name, "not a tar archive", err);
+		ret = kh_archive_notar(a, name, skipped, err);
 		goto out;
 	}
 	for (;;) {
@@ -401,23 +416,9 @@ static int kh_archive_entries(const unsigned char *tar, size_t len,
 
 		if (r == ARCHIVE_EOF)
 			break;
-		if (r < ARCHIVE_WARN && first && skipped[0]) {
-			const char *why = archive_error_string(a);
-
-			/* Likely compressed; say why it was not undone. */
-			ret = kh_error_set(err, KH_EINVAL, name, "not a tar "
-					   "archive: %s (this libarchive "
-					   "decompresses %s only with an "
-					   "external program, which kheaders "
-					   "never runs)", why ? why :
-					   "unknown libarchive error",
-					   skipped);
-			goto out;
-		}
 		if (r < ARCHIVE_WARN) {
-			ret = kh_archive_fail(a, name, first ?
-					      "not a tar archive" :
-					      "bad tar entry", err);
+			ret = first ? kh_archive_notar(a, name, skipped, err) :
+				kh_archive_fail(a, name, "bad tar entry", err);
 			goto out;
 		}
 		if (first) {
