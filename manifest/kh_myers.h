@@ -12,7 +12,10 @@
  * shortest script has up to about twice that many edits gets it; a
  * longer one is split where the search got furthest, so its script is
  * correct but may be longer than the shortest (GNU diff's heuristic
- * for large inputs, without --minimal).
+ * for large inputs, without --minimal). 4096 keeps every header change
+ * from Linux 6.1 to 6.12 minimal (the largest has about 5000 changed
+ * lines; t-manifest-kernel compares with diff --minimal) and 160,000
+ * distinct lines against 160,000 others at about a second.
  */
 #ifndef KH_MYERS_H
 #define KH_MYERS_H
@@ -22,7 +25,7 @@
 
 #include "kh_error.h"
 
-#define KH_MYERS_MAX_D 1024
+#define KH_MYERS_MAX_D 4096
 
 /* del[i] = 1 when a[i] is deleted, ins[j] = 1 when b[j] is inserted
  * (both arrays zeroed by the callee). */
