@@ -23,21 +23,21 @@ static const char *kh_archive_name(const char *path)
 int kh_archive_load(const char *path, size_t max, const char *what,
 		    unsigned char **buf, size_t *len, struct kh_error *err)
 {
+	int own = strcmp(path, "-") != 0, fd = 0, ret = 0;
 	char *p = NULL;
-	int fd, ret;
 
 	*buf = NULL;
 	*len = 0;
-	if (!strcmp(path, "-"))
-		return kh_file_read_fd(0, kh_archive_name(path), max, what,
-				       (char **)buf, len, err);
 	/* A named FIFO, /sys/kernel/kheaders.tar.xz or a device is read
 	 * like standard input: the limit is what bounds it. */
-	ret = kh_file_open(AT_FDCWD, path, NULL, 0, &fd, NULL, err);
+	if (own)
+		ret = kh_file_open(AT_FDCWD, path, NULL, 0, &fd, NULL, err);
 	if (ret < 0)
 		return ret;
-	ret = kh_file_read_fd(fd, path, max, what, &p, len, err);
-	close(fd);
+	ret = kh_file_read_fd(fd, kh_archive_name(path), max, what, &p, len,
+			      err);
+	if (own)
+		close(fd);
 	*buf = (unsigned char *)p;
 	return ret;
 }
