@@ -13,6 +13,7 @@
 #include "kh_archive_read.h"
 #include "kh_blocks.h"
 #include "kh_cli.h"
+#include "kh_file.h"
 #include "kh_gen.h"
 #include "kh_manifest.h"
 #include "kh_verify.h"
@@ -271,7 +272,8 @@ static int kh_verify_against_manifest(const struct kh_verify_cli *c,
 	size_t len = 0;
 	int ret;
 
-	ret = kh_archive_slurp(c->manifest, &text, &len, err);
+	ret = kh_archive_load(c->manifest, KH_FILE_MAX_MANIFEST, "a manifest",
+			      &text, &len, err);
 	if (ret == 0)
 		ret = kh_manifest_parse((const char *)text, len, c->manifest,
 					want, err);

@@ -154,13 +154,16 @@ static la_ssize_t kh_tarw_cb(struct archive *a, void *ctx, const void *buf,
 static int kh_tarw_fail(struct kh_tarw *tw, const char *path,
 			struct kh_error *err)
 {
+	const char *why;
+
 	/* A sink failure carries its own, better message. */
 	if (tw->cb_err.code) {
 		*err = tw->cb_err;
 		return err->code;
 	}
+	why = archive_error_string(tw->a);
 	return kh_error_set(err, KH_ELIB, path, "cannot write tar entry: %s",
-			    archive_error_string(tw->a));
+			    why ? why : "unknown libarchive error");
 }
 
 int kh_tarw_new(struct kh_sink out, int64_t mtime, struct kh_tarw **twp,

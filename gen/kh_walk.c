@@ -939,7 +939,7 @@ static int kh_walk_roots(const struct kh_walk_root *roots, size_t nroots,
 	struct kh_walk_ctx *ctx[KH_WALK_MAX_THREADS] = { NULL };
 	struct kh_walk_rootx *rx;
 	pthread_t tid[KH_WALK_MAX_THREADS];
-	int started = 0, ret = 0;
+	int started = 0, ret = 0, more;
 	struct kh_walk_ctx *c;
 
 	if (threads > KH_WALK_MAX_THREADS)
@@ -970,8 +970,11 @@ static int kh_walk_roots(const struct kh_walk_root *roots, size_t nroots,
 			kh_walk_note(c, c->key, 2);
 		}
 	}
-	/* The calling thread works too. */
-	for (int t = 1; t < threads && sh.stack; t++) {
+	/* The calling thread works too. Whether there is work for more
+	 * is read here, while this thread is still the only one: once a
+	 * worker runs, the stack is read under its lock only. */
+	more = sh.stack != NULL;
+	for (int t = 1; t < threads && more; t++) {
 		if (!(ctx[t] = kh_walk_ctx_new(&sh)))
 			break;
 		if (pthread_create(&tid[t - 1], NULL, kh_walk_worker,

@@ -61,6 +61,7 @@ const char *kh_dl_crypto_soname(void);
 	X(archive_entry_set_uid) \
 	X(archive_entry_set_uname) \
 	X(archive_entry_size) \
+	X(archive_entry_sparse_count) \
 	X(archive_entry_symlink) \
 	X(archive_entry_uid) \
 	X(archive_entry_xattr_clear) \
@@ -132,6 +133,7 @@ KH_DL_ARCHIVE_FUNCS(KH_DL_DECLARE)
 #define archive_entry_set_uid (*kh_dl_archive_entry_set_uid)
 #define archive_entry_set_uname (*kh_dl_archive_entry_set_uname)
 #define archive_entry_size (*kh_dl_archive_entry_size)
+#define archive_entry_sparse_count (*kh_dl_archive_entry_sparse_count)
 #define archive_entry_symlink (*kh_dl_archive_entry_symlink)
 #define archive_entry_uid (*kh_dl_archive_entry_uid)
 #define archive_entry_xattr_clear (*kh_dl_archive_entry_xattr_clear)

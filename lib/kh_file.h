@@ -31,7 +31,11 @@ enum {
 #define KH_FILE_MAX_STATE ((size_t)64 << 20)     /* OUTPUT.state */
 #define KH_FILE_MAX_INDEX ((size_t)16 << 20)     /* the block cache's index */
 #define KH_FILE_MAX_MANIFEST ((size_t)256 << 20) /* an mtree manifest */
-#define KH_FILE_MAX_ARCHIVE ((size_t)1 << 30)    /* a .tar.xz read whole */
+/* A .tar.xz (or a plain tar) read whole: a kernel's is 4 to 8 MB
+ * compressed, 30 to 60 MB as a plain tar; 256 MiB leaves room for
+ * four times that, and keeps `manifest /dev/zero` from taking 1 GiB
+ * before it is refused. */
+#define KH_FILE_MAX_ARCHIVE ((size_t)256 << 20)
 #define KH_FILE_MAX_SMALL ((size_t)1 << 20)      /* Makefile, version.h, ... */
 
 /* Open dirfd/path (AT_FDCWD for a plain path) for reading under flags

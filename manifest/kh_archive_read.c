@@ -12,70 +12,64 @@
 #include <unistd.h>
 
 #include "kh_dl.h"
+#include "kh_file.h"
 
-/* Read size for the slurp; sysfs hands out at most a page per read
- * anyway, so this only matters for files and pipes. */
-#define KH_ARCHIVE_CHUNK (1u << 20)
-
-int kh_archive_slurp_fd(int fd, const char *name, unsigned char **buf,
-			size_t *len, struct kh_error *err)
+/* "(standard input)" for "-": what messages call it. */
+static const char *kh_archive_name(const char *path)
 {
-	unsigned char *p = NULL;
-	size_t n = 0, cap = 0;
-	int seekable = 1, ret = 0;
+	return strcmp(path, "-") ? path : "(standard input)";
+}
 
-	for (;;) {
-		ssize_t r;
+int kh_archive_load(const char *path, size_t max, const char *what,
+		    unsigned char **buf, size_t *len, struct kh_error *err)
+{
+	int own = strcmp(path, "-") != 0, fd = 0, ret = 0;
+	char *p = NULL;
 
-		if (cap - n < KH_ARCHIVE_CHUNK) {
-			size_t ncap = cap ? cap * 2 : 4 * KH_ARCHIVE_CHUNK;
-			unsigned char *q = realloc(p, ncap);
-
-			if (!q) {
-				ret = kh_error_set(err, KH_ENOMEM, name,
-						   "out of memory");
-				goto out;
-			}
-			p = q;
-			cap = ncap;
-		}
-		r = seekable ? pread(fd, p + n, cap - n, (off_t)n)
-			     : read(fd, p + n, cap - n);
-		if (r < 0 && errno == ESPIPE && seekable && n == 0) {
-			seekable = 0;
-			continue;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = kh_error_sys(err, errno, name, "cannot read");
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	*buf = p;
-	*len = n;
-	p = NULL;
-out:
-	free(p);
+	*buf = NULL;
+	*len = 0;
+	/* A named FIFO, /sys/kernel/kheaders.tar.xz or a device is read
+	 * like standard input: the limit is what bounds it. */
+	if (own)
+		ret = kh_file_open(AT_FDCWD, path, NULL, 0, &fd, NULL, err);
+	if (ret < 0)
+		return ret;
+	ret = kh_file_read_fd(fd, kh_archive_name(path), max, what, &p, len,
+			      err);
+	if (own)
+		close(fd);
+	*buf = (unsigned char *)p;
 	return ret;
 }
 
 int kh_archive_slurp(const char *path, unsigned char **buf, size_t *len,
 		     struct kh_error *err)
 {
-	int fd, ret;
+	return kh_archive_load(path, KH_FILE_MAX_ARCHIVE, "an archive", buf,
+			       len, err);
+}
 
-	if (!strcmp(path, "-"))
-		return kh_archive_slurp_fd(0, "(standard input)", buf, len,
-					   err);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kh_error_sys(err, errno, path, "cannot open");
-	ret = kh_archive_slurp_fd(fd, path, buf, len, err);
-	close(fd);
+/* The archive gen just wrote, from offset 0, its writer's offset left
+ * as it was (gen's own temporary: bounded all the same). */
+static int kh_archive_load_fd(int fd, const char *name, unsigned char **buf,
+			      size_t *len, struct kh_error *err)
+{
+	off_t at = lseek(fd, 0, SEEK_CUR);
+	char *p = NULL;
+	int ret;
+
+	if (at >= 0 && lseek(fd, 0, SEEK_SET) < 0)
+		return kh_error_sys(err, errno, name, "cannot seek");
+	ret = kh_file_read_fd(fd, name, KH_FILE_MAX_ARCHIVE, "an archive",
+			      &p, len, err);
+	if (at >= 0 && lseek(fd, at, SEEK_SET) < 0 && ret == 0)
+		ret = kh_error_sys(err, errno, name, "cannot seek");
+	if (ret < 0) {
+		free(p);
+		*len = 0;
+		p = NULL;
+	}
+	*buf = (unsigned char *)p;
 	return ret;
 }
 
@@ -88,10 +82,89 @@ static int kh_archive_fail(struct archive *a, const char *name,
 			    why ? why : "unknown libarchive error");
 }
 
+/* The decompressors, enabled only where libarchive runs them in
+ * process. When it was built without one of their libraries, its
+ * support call registers an external program instead (xz, zstd -d...)
+ * and returns ARCHIVE_WARN; a registration cannot be undone, so each
+ * is first tried on a scratch handle, and only one that answers
+ * ARCHIVE_OK is enabled on the real one. Such input then reaches the
+ * tar reader still compressed and is refused there, naming what is
+ * missing; kheaders never runs a program on what may be an untrusted
+ * file. */
+static int kh_archive_filters(struct archive *a, const char *name,
+			      char *skipped, size_t size,
+			      struct kh_error *err)
+{
+	static const char *const names[] = {
+		"xz", "lzma", "gzip", "bzip2", "zstd",
+	};
+	int (*const support[])(struct archive *) = {
+		archive_read_support_filter_xz,
+		archive_read_support_filter_lzma,
+		archive_read_support_filter_gzip,
+		archive_read_support_filter_bzip2,
+		archive_read_support_filter_zstd,
+	};
+
+	skipped[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct archive *probe = archive_read_new();
+		int r;
+
+		if (!probe)
+			return kh_error_set(err, KH_ENOMEM, name,
+					    "out of memory");
+		r = support[i](probe);
+		archive_read_free(probe);
+		if (r == ARCHIVE_OK) {
+			if (support[i](a) != ARCHIVE_OK)
+				return kh_archive_fail(a, name, "cannot set up "
+						       "the decompressors",
+						       err);
+			continue;
+		}
+		snprintf(skipped + strlen(skipped), size - strlen(skipped),
+			 "%s%s", skipped[0] ? ", " : "", names[i]);
+	}
+	return 0;
+}
+
+/* Room for size more bytes of tar, within KH_ARCHIVE_MAX_TAR: the
+ * bound holds before the memory is taken. */
+static int kh_archive_grow(unsigned char **out, size_t *cap, size_t n,
+			   size_t size, size_t len, const char *name,
+			   struct kh_error *err)
+{
+	size_t ncap;
+	unsigned char *q;
+	char lim[32];
+
+	if (size > KH_ARCHIVE_MAX_TAR - n)
+		return kh_error_set(err, KH_EINVAL, name,
+				    "decompresses to over the %s limit for "
+				    "a tar; refusing to read it",
+				    kh_file_size_str(KH_ARCHIVE_MAX_TAR, lim,
+						     sizeof(lim)));
+	if (n + size <= *cap)
+		return 0;
+	ncap = *cap ? *cap : (len < KH_ARCHIVE_MAX_TAR / 16 ?
+			      8 * len + 4096 : KH_ARCHIVE_MAX_TAR);
+	while (ncap < n + size)
+		ncap = ncap > KH_ARCHIVE_MAX_TAR / 2 ? KH_ARCHIVE_MAX_TAR :
+			2 * ncap;
+	q = realloc(*out, ncap);
+	if (!q)
+		return kh_error_set(err, KH_ENOMEM, name, "out of memory");
+	*out = q;
+	*cap = ncap;
+	return 0;
+}
+
 /* Pass 1: undo the compression into *tar; note the filter's name. */
 static int kh_archive_decompress(const void *buf, size_t len,
 				 const char *name, struct kh_manifest *m,
 				 unsigned char **tar, size_t *tarlen,
+				 char *skipped, size_t skipsize,
 				 struct kh_error *err)
 {
 	struct archive *a = archive_read_new();
@@ -102,14 +175,13 @@ static int kh_archive_decompress(const void *buf, size_t len,
 
 	if (!a)
 		return kh_error_set(err, KH_ENOMEM, name, "out of memory");
-	/* In-process decoders only: never spawn an external program on
-	 * what may be an untrusted file. */
-	archive_read_support_filter_xz(a);
-	archive_read_support_filter_lzma(a);
-	archive_read_support_filter_gzip(a);
-	archive_read_support_filter_bzip2(a);
-	archive_read_support_filter_zstd(a);
-	archive_read_support_format_raw(a);
+	ret = kh_archive_filters(a, name, skipped, skipsize, err);
+	if (ret < 0)
+		goto out;
+	if (archive_read_support_format_raw(a) != ARCHIVE_OK) {
+		ret = kh_archive_fail(a, name, "cannot set up the reader", err);
+		goto out;
+	}
 	/* The raw format has nothing to misread: any failure up to the
 	 * data is the decompressor's. */
 	if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK) {
@@ -138,22 +210,11 @@ static int kh_archive_decompress(const void *buf, size_t len,
 					      err);
 			goto out;
 		}
-		if (n + size > cap) {
-			size_t ncap = cap ? cap : 8 * len + 4096;
-			unsigned char *q;
-
-			while (ncap < n + size)
-				ncap *= 2;
-			q = realloc(out, ncap);
-			if (!q) {
-				ret = kh_error_set(err, KH_ENOMEM, name,
-						   "out of memory");
-				goto out;
-			}
-			out = q;
-			cap = ncap;
-		}
-		memcpy(out + n, block, size);
+		ret = kh_archive_grow(&out, &cap, n, size, len, name, err);
+		if (ret < 0)
+			goto out;
+		if (size)
+			memcpy(out + n, block, size);
 		n += size;
 	}
 	ret = kh_manifest_set_observed(m, archive_filter_name(a, 0), NULL,
@@ -167,6 +228,18 @@ out:
 	free(out);
 	archive_read_free(a);
 	return ret;
+}
+
+/* A sparse entry's holes are not in its data: hashed as read, two
+ * archives that differ only in their holes would be listed the same
+ * (and diff would call them equal). A headers archive never holds one,
+ * and extract refuses them; so does the manifest reader. */
+static int kh_archive_sparse(const char *path, const char *name,
+			     struct kh_error *err)
+{
+	return kh_error_set(err, KH_EINVAL, name,
+			    "%s: sparse entry; refusing it (a headers "
+			    "archive never holds one)", path);
 }
 
 static int kh_archive_type(struct archive_entry *ae)
@@ -183,12 +256,18 @@ static int kh_archive_type(struct archive_entry *ae)
 	}
 }
 
-/* A regular file's content: digest, and a copy when asked. */
+/* A regular file's content: digest, and a copy when asked. max is
+ * what the tar holds: no entry has more data than that, whatever its
+ * header declares, so the first allocation is never the header's
+ * word alone. A block that does not follow the one before is a hole
+ * (a sparse entry that libarchive did not flag): refused too. */
 static int kh_archive_data(struct archive *a, EVP_MD_CTX *ctx,
 			   struct kh_manifest_entry *e, unsigned flags,
-			   const char *name, struct kh_error *err)
+			   size_t max, const char *name,
+			   struct kh_error *err)
 {
 	size_t cap = 0;
+	uint64_t at = 0;
 	unsigned int dlen = 0;
 
 	if (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
@@ -201,17 +280,25 @@ static int kh_archive_data(struct archive *a, EVP_MD_CTX *ctx,
 
 		if (r == ARCHIVE_EOF)
 			break;
-		if (r < ARCHIVE_WARN)
+		if (r < ARCHIVE_WARN) {
+			const char *why = archive_error_string(a);
+
 			return kh_error_set(err, KH_EINVAL, name,
 					    "%s: cannot read: %s", e->path,
-					    archive_error_string(a));
+					    why ? why :
+					    "unknown libarchive error");
+		}
+		if (off < 0 || (uint64_t)off != at)
+			return kh_archive_sparse(e->path, name, err);
+		at += size;
 		if (!EVP_DigestUpdate(ctx, block, size))
 			return kh_error_set(err, KH_ELIB, name,
 					    "SHA-256 failed");
 		if (!(flags & KH_ARCHIVE_READ_DATA))
 			continue;
 		if (e->len + size > cap) {
-			size_t ncap = cap ? cap : e->size + 1;
+			size_t ncap = cap ? cap : (e->size < max ?
+						   (size_t)e->size : max) + 1;
 			unsigned char *q;
 
 			while (ncap < e->len + size)
@@ -235,7 +322,7 @@ static int kh_archive_data(struct archive *a, EVP_MD_CTX *ctx,
 
 static int kh_archive_entry(struct archive *a, struct archive_entry *ae,
 			    EVP_MD_CTX *ctx, struct kh_manifest *m,
-			    unsigned flags, const char *name,
+			    unsigned flags, size_t max, const char *name,
 			    struct kh_error *err)
 {
 	struct kh_manifest_entry e = KH_MANIFEST_ENTRY_INIT;
@@ -249,6 +336,8 @@ static int kh_archive_entry(struct archive *a, struct archive_entry *ae,
 	if (!type)
 		return kh_error_set(err, KH_EINVAL, name,
 				    "%s: unknown entry type", path);
+	if (archive_entry_sparse_count(ae) > 0)
+		return kh_archive_sparse(path, name, err);
 	e.path = kh_manifest_normpath(path);
 	if (!e.path)
 		return kh_error_set(err, KH_ENOMEM, name, "out of memory");
@@ -273,7 +362,7 @@ static int kh_archive_entry(struct archive *a, struct archive_entry *ae,
 		 * holds: nothing. */
 		e.size = (uint64_t)archive_entry_size(ae);
 		e.keys |= KH_MK_SIZE;
-		ret = kh_archive_data(a, ctx, &e, flags, name, err);
+		ret = kh_archive_data(a, ctx, &e, flags, max, name, err);
 		if (ret == 0 && e.len != e.size && (flags &
 						     KH_ARCHIVE_READ_DATA))
 			e.size = e.len;
@@ -284,10 +373,26 @@ static int kh_archive_entry(struct archive *a, struct archive_entry *ae,
 	return ret;
 }
 
+/* Not a tar; when a decompressor was left out (kh_archive_filters),
+ * it is likely compressed with it: say why it was not undone. */
+static int kh_archive_notar(struct archive *a, const char *name,
+			    const char *skipped, struct kh_error *err)
+{
+	const char *why = archive_error_string(a);
+
+	if (!skipped[0])
+		return kh_archive_fail(a, name, "not a tar archive", err);
+	return kh_error_set(err, KH_EINVAL, name, "not a tar archive: %s "
+			    "(this libarchive decompresses %s only with an "
+			    "external program, which kheaders never runs)",
+			    why ? why : "unknown libarchive error", skipped);
+}
+
 /* Pass 2: the tar's entries. */
 static int kh_archive_entries(const unsigned char *tar, size_t len,
 			      const char *name, unsigned flags,
-			      struct kh_manifest *m, struct kh_error *err)
+			      const char *skipped, struct kh_manifest *m,
+			      struct kh_error *err)
 {
 	struct archive *a = archive_read_new();
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -298,9 +403,12 @@ static int kh_archive_entries(const unsigned char *tar, size_t len,
 		ret = kh_error_set(err, KH_ENOMEM, name, "out of memory");
 		goto out;
 	}
-	archive_read_support_format_tar(a);
+	if (archive_read_support_format_tar(a) != ARCHIVE_OK) {
+		ret = kh_archive_fail(a, name, "cannot set up the reader", err);
+		goto out;
+	}
 	if (archive_read_open_memory(a, tar, len) != ARCHIVE_OK) {
-		ret = kh_archive_fail(a, name, "not a tar archive", err);
+		ret = kh_archive_notar(a, name, skipped, err);
 		goto out;
 	}
 	for (;;) {
@@ -309,9 +417,8 @@ static int kh_archive_entries(const unsigned char *tar, size_t len,
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN) {
-			ret = kh_archive_fail(a, name, first ?
-					      "not a tar archive" :
-					      "bad tar entry", err);
+			ret = first ? kh_archive_notar(a, name, skipped, err) :
+				kh_archive_fail(a, name, "bad tar entry", err);
 			goto out;
 		}
 		if (first) {
@@ -321,7 +428,8 @@ static int kh_archive_entries(const unsigned char *tar, size_t len,
 			first = 0;
 		}
 		if (ret == 0)
-			ret = kh_archive_entry(a, ae, ctx, m, flags, name, err);
+			ret = kh_archive_entry(a, ae, ctx, m, flags, len, name,
+					       err);
 		if (ret < 0)
 			goto out;
 	}
@@ -338,6 +446,7 @@ int kh_archive_read_mem(const void *buf, size_t len, const char *name,
 	unsigned char sha[KH_SHA256_LEN];
 	struct kh_manifest *m = NULL;
 	unsigned char *tar = NULL;
+	char skipped[64];
 	size_t tarlen = 0;
 	int ret;
 
@@ -352,13 +461,14 @@ int kh_archive_read_mem(const void *buf, size_t len, const char *name,
 	if (ret == 0) {
 		kh_manifest_set_digest(m, KH_MANIFEST_ARCHIVE, sha, len);
 		ret = kh_archive_decompress(buf, len, name, m, &tar, &tarlen,
-					    err);
+					    skipped, sizeof(skipped), err);
 	}
 	if (ret == 0)
 		ret = kh_hash_sha256(tar, tarlen, sha, err);
 	if (ret == 0) {
 		kh_manifest_set_digest(m, KH_MANIFEST_TAR, sha, tarlen);
-		ret = kh_archive_entries(tar, tarlen, name, flags, m, err);
+		ret = kh_archive_entries(tar, tarlen, name, flags, skipped,
+					 m, err);
 	}
 	free(tar);
 	if (ret < 0) {
@@ -379,7 +489,8 @@ int kh_archive_read_path(const char *path, unsigned flags,
 	*out = NULL;
 	ret = kh_archive_slurp(path, &buf, &len, err);
 	if (ret == 0)
-		ret = kh_archive_read_mem(buf, len, path, flags, out, err);
+		ret = kh_archive_read_mem(buf, len, kh_archive_name(path),
+					  flags, out, err);
 	free(buf);
 	return ret;
 }
@@ -388,17 +499,28 @@ int kh_archive_read_any(const char *path, unsigned flags,
 			struct kh_manifest **out, int *is_archive,
 			struct kh_error *err)
 {
-	const char *name = strcmp(path, "-") ? path : "(standard input)";
+	const char *name = kh_archive_name(path);
+	size_t max = KH_FILE_MAX_ARCHIVE > KH_FILE_MAX_MANIFEST ?
+		KH_FILE_MAX_ARCHIVE : KH_FILE_MAX_MANIFEST;
 	unsigned char *buf = NULL;
 	size_t len = 0;
+	char lim[32];
 	int ret;
 
 	*out = NULL;
-	ret = kh_archive_slurp(path, &buf, &len, err);
+	ret = kh_archive_load(path, max, "an archive or a manifest", &buf,
+			      &len, err);
 	if (ret < 0)
 		return ret;
 	*is_archive = !kh_manifest_is_mtree(buf, len);
-	if (*is_archive)
+	/* Read under the larger limit; each kind keeps its own. */
+	max = *is_archive ? KH_FILE_MAX_ARCHIVE : KH_FILE_MAX_MANIFEST;
+	if (len > max)
+		ret = kh_error_set(err, KH_EINVAL, name, "over the %s limit "
+				   "for %s; refusing to read it",
+				   kh_file_size_str(max, lim, sizeof(lim)),
+				   *is_archive ? "an archive" : "a manifest");
+	else if (*is_archive)
 		ret = kh_archive_read_mem(buf, len, name, flags, out, err);
 	else
 		ret = kh_manifest_parse((const char *)buf, len, name, out,
@@ -420,7 +542,7 @@ int kh_archive_read_manifest(int fd, const char *name,
 	int ret;
 
 	*out = NULL;
-	ret = kh_archive_slurp_fd(fd, name, &buf, &len, err);
+	ret = kh_archive_load_fd(fd, name, &buf, &len, err);
 	if (ret == 0)
 		ret = kh_archive_read_mem(buf, len, name, 0, &m, err);
 	if (ret == 0)

@@ -13,6 +13,14 @@
  *      content with SHA-256 (libcrypto).
  *
  * So the xz data is decompressed once.
+ *
+ * Everything is bounded before memory is spent: the input by
+ * KH_FILE_MAX_ARCHIVE (lib/kh_file.h), the tar it decompresses to by
+ * KH_ARCHIVE_MAX_TAR, and an entry's copy by what the tar holds, never
+ * by what its header declares. Decompressors run in process only: one
+ * that this libarchive would run as an external program is not
+ * enabled. Sparse entries are refused (their holes are not in their
+ * digest).
  */
 #ifndef KH_ARCHIVE_READ_H
 #define KH_ARCHIVE_READ_H
@@ -22,6 +30,11 @@
 #include "kh_afile.h"
 #include "kh_error.h"
 #include "kh_manifest.h"
+
+/* The largest tar an archive may decompress to: a kernel's headers
+ * make 30 to 60 MB of tar; a small .tar.xz of a huge tar (a bomb) is
+ * refused here, before it takes more memory than this. */
+#define KH_ARCHIVE_MAX_TAR ((size_t)1 << 30)
 
 /* Keep every regular file's content in the manifest's entries (for
  * unified diffs); otherwise only its digest. */
@@ -33,14 +46,16 @@ int kh_archive_read_mem(const void *buf, size_t len, const char *name,
 			unsigned flags, struct kh_manifest **out,
 			struct kh_error *err);
 
-/* Read all of path ("-": standard input) into *buf (malloc'ed). */
+/* Read all of path ("-": standard input) into *buf (malloc'ed,
+ * NUL-terminated), at most max bytes (lib/kh_file.h); a longer input is
+ * refused, naming the limit and what (such as "a manifest"). A FIFO or
+ * a device is read like standard input. */
+int kh_archive_load(const char *path, size_t max, const char *what,
+		    unsigned char **buf, size_t *len, struct kh_error *err);
+
+/* kh_archive_load of an archive: KH_FILE_MAX_ARCHIVE. */
 int kh_archive_slurp(const char *path, unsigned char **buf, size_t *len,
 		     struct kh_error *err);
-
-/* Read all of fd from offset 0 (pread, so a writer's offset is left
- * alone), or from where it is when it cannot seek (a pipe). */
-int kh_archive_slurp_fd(int fd, const char *name, unsigned char **buf,
-			size_t *len, struct kh_error *err);
 
 /* kh_archive_slurp + kh_archive_read_mem. */
 int kh_archive_read_path(const char *path, unsigned flags,

@@ -3,12 +3,12 @@
 #include "kh_diff.h"
 #include "kh_tarorder.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kh_buf.h"
 #include "kh_myers.h"
 
 struct kh_diff {
@@ -239,71 +239,23 @@ static int kh_diff_number(struct kh_lines *a, struct kh_lines *b)
 	return 0;
 }
 
-struct kh_ubuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void kh_ubuf_add(struct kh_ubuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void kh_ubuf_printf(struct kh_ubuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void kh_ubuf_printf(struct kh_ubuf *b, const char *fmt, ...)
-{
-	char tmp[8192];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		b->oom = 1;
-		return;
-	}
-	kh_ubuf_add(b, tmp, (size_t)n);
-}
-
-static void kh_ubuf_line(struct kh_ubuf *b, char prefix,
+static void kh_diff_line(struct kh_buf *b, char prefix,
 			 const struct kh_line *ln)
 {
-	kh_ubuf_add(b, &prefix, 1);
-	kh_ubuf_add(b, ln->p, ln->len);
+	kh_buf_add(b, &prefix, 1);
+	kh_buf_add(b, ln->p, ln->len);
 	if (ln->len == 0 || ln->p[ln->len - 1] != '\n')
-		kh_ubuf_add(b, "\n\\ No newline at end of file\n", 29);
+		kh_buf_add(b, "\n\\ No newline at end of file\n", 29);
 }
 
 /* "start,count" as diff -u writes a range: a count of 1 is left out,
  * and an empty range names the line before it. */
-static void kh_ubuf_range(struct kh_ubuf *b, size_t first, size_t count)
+static void kh_diff_range(struct kh_buf *b, size_t first, size_t count)
 {
 	if (count == 1)
-		kh_ubuf_printf(b, "%zu", first + 1);
+		kh_buf_printf(b, "%zu", first + 1);
 	else
-		kh_ubuf_printf(b, "%zu,%zu", count ? first + 1 : first, count);
+		kh_buf_printf(b, "%zu,%zu", count ? first + 1 : first, count);
 }
 
 /* One edit-script step: ' ' both, '-' a only, '+' b only. */
@@ -312,7 +264,7 @@ struct kh_op {
 	size_t i, j;   /* line index in a and b before this step */
 };
 
-static void kh_diff_hunk(struct kh_ubuf *out, const struct kh_op *ops,
+static void kh_diff_hunk(struct kh_buf *out, const struct kh_op *ops,
 			 size_t from, size_t to, const struct kh_lines *a,
 			 const struct kh_lines *b)
 {
@@ -322,17 +274,17 @@ static void kh_diff_hunk(struct kh_ubuf *out, const struct kh_op *ops,
 		acount += ops[k].type != '+';
 		bcount += ops[k].type != '-';
 	}
-	kh_ubuf_add(out, "@@ -", 4);
-	kh_ubuf_range(out, ops[from].i, acount);
-	kh_ubuf_add(out, " +", 2);
-	kh_ubuf_range(out, ops[from].j, bcount);
-	kh_ubuf_add(out, " @@\n", 4);
+	kh_buf_add(out, "@@ -", 4);
+	kh_diff_range(out, ops[from].i, acount);
+	kh_buf_add(out, " +", 2);
+	kh_diff_range(out, ops[from].j, bcount);
+	kh_buf_add(out, " @@\n", 4);
 	for (size_t k = from; k < to; k++)
-		kh_ubuf_line(out, ops[k].type, ops[k].type == '+' ?
+		kh_diff_line(out, ops[k].type, ops[k].type == '+' ?
 			     &b->v[ops[k].j] : &a->v[ops[k].i]);
 }
 
-static void kh_diff_hunks(struct kh_ubuf *out, const struct kh_op *ops,
+static void kh_diff_hunks(struct kh_buf *out, const struct kh_op *ops,
 			  size_t nops, const struct kh_lines *a,
 			  const struct kh_lines *b, size_t context)
 {
@@ -413,7 +365,7 @@ int kh_diff_unified(const char *a, size_t alen, const char *b, size_t blen,
 		    char **out, size_t *outlen, struct kh_error *err)
 {
 	struct kh_lines la = { 0 }, lb = { 0 };
-	struct kh_ubuf u = { 0 };
+	struct kh_buf u = KH_BUF_INIT;
 	struct kh_op *ops = NULL;
 	size_t nops = 0;
 	int ret = 0;
@@ -422,30 +374,28 @@ int kh_diff_unified(const char *a, size_t alen, const char *b, size_t blen,
 	*outlen = 0;
 	if ((alen && memchr(a, '\0', alen)) || (blen && memchr(b, '\0', blen))) {
 		if (alen != blen || memcmp(a, b, alen))
-			kh_ubuf_printf(&u, "Binary files %s and %s differ\n",
-				       label_a, label_b);
+			kh_buf_printf(&u, "Binary files %s and %s differ\n",
+				      label_a, label_b);
 	} else {
 		ret = kh_diff_script(a, alen, b, blen, &la, &lb, &ops, &nops,
 				     err);
 	}
 	for (size_t k = 0; ret == 0 && k < nops; k++) {
 		if (ops[k].type != ' ') {
-			kh_ubuf_printf(&u, "--- %s\n+++ %s\n", label_a, label_b);
+			kh_buf_printf(&u, "--- %s\n+++ %s\n", label_a, label_b);
 			kh_diff_hunks(&u, ops, nops, &la, &lb,
 				      context < 0 ? 0 : (size_t)context);
 			break;
 		}
 	}
-	if (ret == 0 && !u.oom && !u.p)
-		u.p = calloc(1, 1);   /* equal texts: an empty diff */
-	if (ret == 0 && (u.oom || !u.p))
-		ret = kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
 	if (ret == 0) {
-		*out = u.p;
-		*outlen = u.len;
-		u.p = NULL;
+		/* Equal texts: an empty diff, "". */
+		*out = kh_buf_take(&u, outlen);
+		if (!*out)
+			ret = kh_error_set(err, KH_ENOMEM, NULL,
+					   "out of memory");
 	}
-	free(u.p);
+	kh_buf_free(&u);
 	free(la.v);
 	free(la.id);
 	free(lb.v);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kh_buf.h"
+#include "kh_file.h"
 #include "kh_time.h"
 
 #ifndef KH_VERSION
@@ -71,77 +73,6 @@ static int kh_manifest_type_parse(const char *s)
 		if (!strcmp(s, kh_manifest_types[i]))
 			return (int)i;
 	return -1;
-}
-
-/* ---- growing text buffer ---- */
-
-struct kh_mbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void kh_mbuf_add(struct kh_mbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void kh_mbuf_str(struct kh_mbuf *b, const char *s)
-{
-	kh_mbuf_add(b, s, strlen(s));
-}
-
-static void kh_mbuf_printf(struct kh_mbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void kh_mbuf_printf(struct kh_mbuf *b, const char *fmt, ...)
-{
-	char small[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = 1;
-		return;
-	}
-	if ((size_t)n < sizeof(small)) {
-		kh_mbuf_add(b, small, (size_t)n);
-		return;
-	}
-	{
-		char *big = malloc((size_t)n + 1);
-
-		if (!big) {
-			b->oom = 1;
-			return;
-		}
-		va_start(ap, fmt);
-		vsnprintf(big, (size_t)n + 1, fmt, ap);
-		va_end(ap);
-		kh_mbuf_add(b, big, (size_t)n);
-		free(big);
-	}
 }
 
 /* ---- paths ---- */
@@ -766,22 +697,22 @@ int kh_manifest_facts_fresh(const char *path,
 
 /* ---- writer ---- */
 
-static void kh_manifest_put_digest(struct kh_mbuf *b, const char *name,
+static void kh_manifest_put_digest(struct kh_buf *b, const char *name,
 				   const struct kh_manifest_digest *d)
 {
 	char hex[2 * KH_SHA256_LEN + 1];
 
 	if (!d->known) {
-		kh_mbuf_printf(b, "# %s-sha256: unknown\n# %s-size: unknown\n",
-			       name, name);
+		kh_buf_printf(b, "# %s-sha256: unknown\n# %s-size: unknown\n",
+			      name, name);
 		return;
 	}
 	kh_hash_hex(d->sha256, KH_SHA256_LEN, hex);
-	kh_mbuf_printf(b, "# %s-sha256: %s\n# %s-size: %" PRIu64 "\n", name,
-		       hex, name, d->size);
+	kh_buf_printf(b, "# %s-sha256: %s\n# %s-size: %" PRIu64 "\n", name,
+		      hex, name, d->size);
 }
 
-static void kh_manifest_put_entry(struct kh_mbuf *b,
+static void kh_manifest_put_entry(struct kh_buf *b,
 				  const struct kh_manifest_entry *e)
 {
 	char *p = kh_manifest_escape(e->path);
@@ -790,30 +721,30 @@ static void kh_manifest_put_entry(struct kh_mbuf *b,
 		b->oom = 1;
 		return;
 	}
-	kh_mbuf_str(b, p);
+	kh_buf_str(b, p);
 	free(p);
 	/* The order the issue lists them in: type mode uid gid size time
 	 * sha256digest link. */
 	if (e->keys & KH_MK_TYPE)
-		kh_mbuf_printf(b, " type=%s", kh_manifest_type_name(e->type));
+		kh_buf_printf(b, " type=%s", kh_manifest_type_name(e->type));
 	if (e->keys & KH_MK_MODE)
-		kh_mbuf_printf(b, " mode=%04o", e->mode);
+		kh_buf_printf(b, " mode=%04o", e->mode);
 	if (e->keys & KH_MK_UID)
-		kh_mbuf_printf(b, " uid=%" PRId64, e->uid);
+		kh_buf_printf(b, " uid=%" PRId64, e->uid);
 	if (e->keys & KH_MK_GID)
-		kh_mbuf_printf(b, " gid=%" PRId64, e->gid);
+		kh_buf_printf(b, " gid=%" PRId64, e->gid);
 	if (e->keys & KH_MK_SIZE)
-		kh_mbuf_printf(b, " size=%" PRIu64, e->size);
+		kh_buf_printf(b, " size=%" PRIu64, e->size);
 	/* "sec.nsec" with nsec unpadded, as libarchive writes and reads
 	 * it (an mtree(8) quirk: "1.5" means 1 s and 5 ns). */
 	if (e->keys & KH_MK_TIME)
-		kh_mbuf_printf(b, " time=%" PRId64 ".%ld", e->mtime,
-			       e->mtime_ns);
+		kh_buf_printf(b, " time=%" PRId64 ".%ld", e->mtime,
+			      e->mtime_ns);
 	if (e->keys & KH_MK_SHA256) {
 		char hex[2 * KH_SHA256_LEN + 1];
 
 		kh_hash_hex(e->sha256, KH_SHA256_LEN, hex);
-		kh_mbuf_printf(b, " sha256digest=%s", hex);
+		kh_buf_printf(b, " sha256digest=%s", hex);
 	}
 	if ((e->keys & KH_MK_LINK) && e->link) {
 		char *l = kh_manifest_escape(e->link);
@@ -822,33 +753,30 @@ static void kh_manifest_put_entry(struct kh_mbuf *b,
 			b->oom = 1;
 			return;
 		}
-		kh_mbuf_printf(b, " link=%s", l);
+		kh_buf_printf(b, " link=%s", l);
 		free(l);
 	}
-	kh_mbuf_str(b, "\n");
+	kh_buf_str(b, "\n");
 }
 
 int kh_manifest_format(const struct kh_manifest *m, char **text,
 		       size_t *len, struct kh_error *err)
 {
-	struct kh_mbuf b = { 0 };
+	struct kh_buf b = KH_BUF_INIT;
 
-	kh_mbuf_printf(&b, "%s\n# kheaders-manifest: %d\n", KH_MANIFEST_MAGIC,
-		       KH_MANIFEST_VERSION);
+	kh_buf_printf(&b, "%s\n# kheaders-manifest: %d\n", KH_MANIFEST_MAGIC,
+		      KH_MANIFEST_VERSION);
 	for (size_t i = 0; i < m->nfields; i++)
-		kh_mbuf_printf(&b, "# %s: %s\n", m->fields[i].key,
-			       m->fields[i].value);
-	kh_mbuf_printf(&b, "# entries: %zu\n", m->n);
+		kh_buf_printf(&b, "# %s: %s\n", m->fields[i].key,
+			      m->fields[i].value);
+	kh_buf_printf(&b, "# entries: %zu\n", m->n);
 	kh_manifest_put_digest(&b, "tar", &m->digest[KH_MANIFEST_TAR]);
 	kh_manifest_put_digest(&b, "archive", &m->digest[KH_MANIFEST_ARCHIVE]);
 	for (size_t i = 0; i < m->n; i++)
 		kh_manifest_put_entry(&b, &m->v[i]);
-	if (b.oom) {
-		free(b.p);
+	*text = kh_buf_take(&b, len);
+	if (!*text)
 		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
-	}
-	*text = b.p;
-	*len = b.len;
 	return 0;
 }
 
@@ -865,6 +793,16 @@ int kh_manifest_is_mtree(const void *buf, size_t len)
 		((const char *)buf)[n] == '\r');
 }
 
+/* Classic relative entries build their path from the current
+ * directory, so a line of two bytes can make a path of any length, and
+ * n nested directories cost n * n / 2 bytes of paths (20,000 lines
+ * took 490 MB). Both are bounded: one such path by what a filesystem
+ * takes (PATH_MAX), and all of them together by the manifest limit,
+ * which is what the same entries written with full paths, as kheaders
+ * writes them, may take. So the paths held stay linear in the limit,
+ * whatever the nesting. */
+#define KH_MANIFEST_MAX_RELPATH 4096
+
 struct kh_mparse {
 	const char *name;
 	size_t lineno;
@@ -873,6 +811,7 @@ struct kh_mparse {
 	char *cwd;                      /* classic relative entries */
 	long declared;                  /* "# entries:", or -1 */
 	struct kh_error *err;
+	size_t relbytes;                /* paths made from cwd so far */
 };
 
 static int kh_mparse_fail(struct kh_mparse *p, const char *fmt, ...)
@@ -1088,6 +1027,27 @@ static size_t kh_mparse_split(char *s, char **tok, size_t cap)
 	return n;
 }
 
+/* The bounds on a relative entry's path (see KH_MANIFEST_MAX_RELPATH),
+ * checked before the path is made. */
+static int kh_mparse_relpath(struct kh_mparse *p, const char *name)
+{
+	size_t len = strlen(p->cwd) + 1 + strlen(name);
+	char lim[32];
+
+	if (len >= KH_MANIFEST_MAX_RELPATH)
+		return kh_mparse_fail(p, "relative entry's path over the %s "
+				      "limit (directories nested too deep)",
+				      kh_file_size_str(KH_MANIFEST_MAX_RELPATH,
+						       lim, sizeof(lim)));
+	if (len > KH_FILE_MAX_MANIFEST - p->relbytes)
+		return kh_mparse_fail(p, "relative entries' paths over the %s "
+				      "limit for a manifest",
+				      kh_file_size_str(KH_FILE_MAX_MANIFEST,
+						       lim, sizeof(lim)));
+	p->relbytes += len;
+	return 0;
+}
+
 static int kh_mparse_entry(struct kh_mparse *p, char *line)
 {
 	struct kh_manifest_entry e = p->set;
@@ -1116,7 +1076,9 @@ static int kh_mparse_entry(struct kh_mparse *p, char *line)
 		ret = kh_mparse_fail(p, "bad name '%s'", tok[0]);
 		goto out;
 	}
-	if (p->set.link && !(e.link = strdup(p->set.link)))
+	if (!full)
+		ret = kh_mparse_relpath(p, name);
+	if (ret == 0 && p->set.link && !(e.link = strdup(p->set.link)))
 		ret = KH_ENOMEM;
 	for (size_t i = 1; ret == 0 && i < ntok; i++)
 		ret = kh_mparse_keyword(p, tok[i], &e);
@@ -1178,8 +1140,8 @@ int kh_manifest_parse(const char *text, size_t len, const char *name,
 		      struct kh_manifest **out, struct kh_error *err)
 {
 	struct kh_mparse p = { name, 0, NULL, KH_MANIFEST_ENTRY_INIT, NULL,
-			       -1, err };
-	struct kh_mbuf line = { 0 };
+			       -1, err, 0 };
+	struct kh_buf line = KH_BUF_INIT;
 	size_t pos = 0;
 	int ret;
 
@@ -1202,11 +1164,11 @@ int kh_manifest_parse(const char *text, size_t len, const char *name,
 			n--;
 		/* A trailing backslash continues the line. */
 		if (n && text[pos + n - 1] == '\\') {
-			kh_mbuf_add(&line, text + pos, n - 1);
-			kh_mbuf_add(&line, " ", 1);
+			kh_buf_add(&line, text + pos, n - 1);
+			kh_buf_add(&line, " ", 1);
 		} else {
-			kh_mbuf_add(&line, text + pos, n);
-			if (line.oom)
+			kh_buf_add(&line, text + pos, n);
+			if (kh_buf_failed(&line))
 				ret = kh_error_set(err, KH_ENOMEM, NULL,
 						   "out of memory");
 			else if (p.lineno > 1)
@@ -1227,7 +1189,7 @@ int kh_manifest_parse(const char *text, size_t len, const char *name,
 	}
 	kh_manifest_entry_release(&p.set);
 	free(p.cwd);
-	free(line.p);
+	kh_buf_free(&line);
 	if (ret < 0) {
 		kh_manifest_free(p.m);
 		return ret;

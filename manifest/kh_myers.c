@@ -7,6 +7,15 @@
  * the overlap. Each half then has a strictly smaller edit distance, so
  * the recursion ends; common prefixes and suffixes are peeled first,
  * which also makes the usual case (a few changed lines) nearly linear.
+ *
+ * The search has a cost cap (KH_MYERS_MAX_D, see kh_myers.h): when the
+ * two searches have not met after that many steps each, the section is
+ * split at the point the forward search got furthest along, as GNU
+ * diff does when a search is "too expensive". The script stays a
+ * correct one, only perhaps not the shortest, and the cost stays near
+ * O((N + M) * KH_MYERS_MAX_D) instead of O((N + M) * D): 20,000 distinct
+ * lines against 20,000 others took 2 s, and four times that per
+ * doubling.
  */
 #include "kh_myers.h"
 
@@ -16,7 +25,8 @@
 struct kh_myers {
 	const uint32_t *a, *b;
 	unsigned char *del, *ins;
-	long *v1, *v2;          /* scratch, 2 * max_d + 2 each */
+	long *v1, *v2;          /* scratch, 2 * dmax + 2 each */
+	long dmax;              /* steps each search may take */
 };
 
 static void kh_myers_run(struct kh_myers *c, long ao, long n, long bo,
@@ -30,11 +40,38 @@ static void kh_myers_replace(struct kh_myers *c, long ao, long n, long bo,
 	memset(c->ins + bo, 1, (size_t)m);
 }
 
+/* The search met its cap: split where the forward search got furthest
+ * (largest x + y on a diagonal still inside the graph). Each half is
+ * smaller, and the first one is within the cap, so this ends. 0 when
+ * there is no such point. */
+static int kh_myers_split(struct kh_myers *c, long ao, long n, long bo,
+			  long m, long d, long k1start, long k1end)
+{
+	long best = -1, bx = 0, by = 0;
+
+	for (long k = -(d - 1) + k1start; k <= (d - 1) - k1end; k += 2) {
+		long x = c->v1[d + k], y = x - k;
+
+		if (x >= 0 && x <= n && y >= 0 && y <= m && x + y > best &&
+		    x + y < n + m) {
+			best = x + y;
+			bx = x;
+			by = y;
+		}
+	}
+	if (best <= 0)
+		return 0;
+	kh_myers_run(c, ao, bx, bo, by);
+	kh_myers_run(c, ao + bx, n - bx, bo + by, m - by);
+	return 1;
+}
+
 static void kh_myers_bisect(struct kh_myers *c, long ao, long n, long bo,
 			    long m)
 {
 	const uint32_t *a = c->a + ao, *b = c->b + bo;
-	long max_d = (n + m + 1) / 2, off = max_d, len = 2 * max_d + 2;
+	long max_d = (n + m + 1) / 2, lim = max_d < c->dmax ? max_d : c->dmax;
+	long off = lim, len = 2 * lim + 2;
 	long *v1 = c->v1, *v2 = c->v2;
 	long delta = n - m;
 	int front = delta % 2 != 0;
@@ -44,7 +81,7 @@ static void kh_myers_bisect(struct kh_myers *c, long ao, long n, long bo,
 		v1[i] = v2[i] = -1;
 	v1[off + 1] = 0;
 	v2[off + 1] = 0;
-	for (long d = 0; d < max_d; d++) {
+	for (long d = 0; d < lim; d++) {
 		for (long k1 = -d + k1start; k1 <= d - k1end; k1 += 2) {
 			long k1o = off + k1, x1, y1;
 
@@ -110,6 +147,9 @@ static void kh_myers_bisect(struct kh_myers *c, long ao, long n, long bo,
 			}
 		}
 	}
+	if (lim < max_d && kh_myers_split(c, ao, n, bo, m, lim, k1start,
+					  k1end))
+		return;
 	/* Not reached for a consistent search; still a valid script. */
 	kh_myers_replace(c, ao, n, bo, m);
 }
@@ -137,8 +177,9 @@ static void kh_myers_run(struct kh_myers *c, long ao, long n, long bo,
 int kh_myers(const uint32_t *a, size_t n, const uint32_t *b, size_t m,
 	     unsigned char *del, unsigned char *ins, struct kh_error *err)
 {
-	struct kh_myers c = { a, b, del, ins, NULL, NULL };
-	size_t len = (n + m + 1) / 2 * 2 + 2;
+	struct kh_myers c = { a, b, del, ins, NULL, NULL, KH_MYERS_MAX_D };
+	size_t half = (n + m + 1) / 2;
+	size_t len = (half < KH_MYERS_MAX_D ? half : KH_MYERS_MAX_D) * 2 + 2;
 
 	memset(del, 0, n);
 	memset(ins, 0, m);
