@@ -16,11 +16,28 @@ struct kh_xverify {
 	struct kh_extract_verifier v;
 };
 
+/* Names come from the archive or the manifest: escaped as manifests
+ * escape them, so that none puts control sequences on a terminal. */
+static int kh_xverify_fail(const char *path, const char *fmt,
+			   const char *what, const char *manifest,
+			   struct kh_error *err)
+{
+	char *e = kh_manifest_escape(path);
+	int ret;
+
+	if (!e)
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	ret = what ? kh_error_set(err, KH_EINVAL, NULL, fmt, e, what, manifest)
+		   : kh_error_set(err, KH_EINVAL, NULL, fmt, e, manifest);
+	free(e);
+	return ret;
+}
+
 static int kh_xverify_diff(const struct kh_xverify *xv, const char *path,
 			   const char *what, struct kh_error *err)
 {
-	return kh_error_set(err, KH_EINVAL, NULL, "%s: %s differs from the "
-			    "manifest %s", path, what, xv->path);
+	return kh_xverify_fail(path, "%s: %s differs from the manifest %s",
+			       what, xv->path, err);
 }
 
 static enum kh_manifest_type kh_xverify_type(char kind)
@@ -30,6 +47,11 @@ static enum kh_manifest_type kh_xverify_type(char kind)
 	case 'l': return KH_MANIFEST_LINK;
 	default: return KH_MANIFEST_FILE;   /* files and hard links */
 	}
+}
+
+static int kh_xverify_has_content(const struct kh_extract_entry *e)
+{
+	return e->type == 'f' || e->type == 'h';
 }
 
 static int kh_xverify_entry(void *ctx, const struct kh_extract_entry *e,
@@ -45,8 +67,8 @@ static int kh_xverify_entry(void *ctx, const struct kh_extract_entry *e,
 		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
 	i = kh_manifest_find(xv->m, norm);
 	if (i < 0) {
-		ret = kh_error_set(err, KH_EINVAL, NULL, "%s: not in the "
-				   "manifest %s", e->path, xv->path);
+		ret = kh_xverify_fail(e->path, "%s: not in the manifest %s",
+				      NULL, xv->path, err);
 		goto out;
 	}
 	xv->seen[i] = 1;
@@ -57,10 +79,13 @@ static int kh_xverify_entry(void *ctx, const struct kh_extract_entry *e,
 		ret = kh_xverify_diff(xv, e->path, "mode", err);
 	else if ((me->keys & KH_MK_TIME) && me->mtime != e->mtime)
 		ret = kh_xverify_diff(xv, e->path, "mtime", err);
-	else if (e->type == 'f' && (me->keys & KH_MK_SIZE) &&
+	/* A hard link is checked as the content it shares with the file
+	 * it links to: what a reader finds at its name, and what an
+	 * mtree(8) or bsdtar manifest of a tree lists for it. */
+	else if (kh_xverify_has_content(e) && (me->keys & KH_MK_SIZE) &&
 		 me->size != e->size)
 		ret = kh_xverify_diff(xv, e->path, "size", err);
-	else if (e->type == 'f' && (me->keys & KH_MK_SHA256) &&
+	else if (kh_xverify_has_content(e) && (me->keys & KH_MK_SHA256) &&
 		 memcmp(me->sha256, e->sha256, KH_SHA256_LEN))
 		ret = kh_xverify_diff(xv, e->path, "content (sha256)", err);
 	else if (e->type == 'l' && (me->keys & KH_MK_LINK) &&
@@ -81,9 +106,9 @@ static int kh_xverify_done(void *ctx, struct kh_error *err)
 
 		/* The root is DIR itself, made by us, not from the entry. */
 		if (!xv->seen[i] && strcmp(me->path, "."))
-			return kh_error_set(err, KH_EINVAL, NULL, "%s: in the "
-					    "manifest %s but not in the archive",
-					    me->path, xv->path);
+			return kh_xverify_fail(me->path, "%s: in the manifest "
+					       "%s but not in the archive",
+					       NULL, xv->path, err);
 	}
 	return 0;
 }
