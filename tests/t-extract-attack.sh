@@ -190,6 +190,18 @@ rb_expect 0 "" "$K" extract --manifest m2.mtree m2-good.tar.xz "$T/m2good"
 [ "$(stat -c %h "$T/m2good/b")" = 2 ] && cmp -s "$T/m2good/a" "$T/m2good/b" &&
 	rb_ok "M2: a hard link to the file the manifest says is extracted and verified" ||
 	rb_bad "M2: the good hard link"
+# A manifest of the tar itself lists the link as an empty file: fine when
+# its archive digest pins these very bytes, a difference otherwise.
+{ echo '#mtree'
+  echo "# archive-sha256: $(sha256sum < m2-good.tar.xz | cut -d' ' -f1)"
+  echo "# archive-size: $(stat -c %s m2-good.tar.xz)"
+  grep -v '^\./b ' m2.mtree | grep -v '^#'
+  echo "./b type=file mode=0644 size=0 sha256digest=$(sha256sum < /dev/null | cut -d' ' -f1)"
+} > m2-tar.mtree
+rb_expect 0 "" "$K" extract --manifest m2-tar.mtree m2-good.tar.xz "$T/m2tar"
+grep -v '^# archive-' m2-tar.mtree > m2-tar-nodigest.mtree
+rb_expect 1 "./b: size differs from the manifest m2-tar-nodigest.mtree" \
+	"$K" extract --manifest m2-tar-nodigest.mtree m2-good.tar.xz "$T/m2tar2"
 
 # ---- M3: sparse entries, refused at once (a run that spins is killed
 # by timeout and fails here).
