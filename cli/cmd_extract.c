@@ -45,7 +45,8 @@ static const char kh_extract_usage[] =
 	"it and renamed into place, so DIR is either absent or complete.\n"
 	"Refused, with nothing left behind: absolute paths, '..', anything\n"
 	"written through a symlink, hard links to anything but a file of the\n"
-	"archive, device nodes, FIFOs and sockets.\n"
+	"archive, hard links that carry data, sparse files, device nodes,\n"
+	"FIFOs and sockets.\n"
 	"Exit status: 0 success, 1 error (including a refused archive or a\n"
 	"failed check), 2 usage error.\n";
 

@@ -6,7 +6,6 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include <xxhash.h>
 
 #include "kh_dl.h"
+#include "kh_manifest.h"
 #include "kh_tmpdir.h"
 
 /* libarchive's own checks, on top of ours. No OWNER, PERM, XATTR, ACL
@@ -70,10 +70,18 @@ int kh_extract_clean_path(const char *path, char *out, size_t size,
 	return 0;
 }
 
-/* ---- What the archive made so far: path -> kind ('f', 'd', 'l', 'h'). */
+/* ---- What the archive made so far: path -> kind ('f', 'd', 'l', 'h'),
+ * and for files and hard links the content they hold, so that a hard
+ * link is verified as what a reader finds at its name. */
+
+struct kh_seen_content {
+	uint64_t size;
+	unsigned char sha256[KH_SHA256_LEN];
+};
 
 struct kh_seen_slot {
 	char *path;
+	struct kh_seen_content *content;   /* files and hard links */
 	char kind;
 };
 
@@ -96,6 +104,12 @@ static char kh_seen_get(const struct kh_seen *s, const char *path)
 	return s->cap ? s->slots[kh_seen_find(s, path)].kind : 0;
 }
 
+static const struct kh_seen_content *kh_seen_content(const struct kh_seen *s,
+						     const char *path)
+{
+	return s->cap ? s->slots[kh_seen_find(s, path)].content : NULL;
+}
+
 static int kh_seen_grow(struct kh_seen *s)
 {
 	struct kh_seen old = *s;
@@ -114,7 +128,9 @@ static int kh_seen_grow(struct kh_seen *s)
 	return 0;
 }
 
-static int kh_seen_put(struct kh_seen *s, const char *path, char kind)
+/* Record path as kind; for 'f' and 'h', also the content it holds. */
+static int kh_seen_put(struct kh_seen *s, const char *path, char kind,
+		       const struct kh_seen_content *content)
 {
 	size_t i;
 
@@ -127,30 +143,22 @@ static int kh_seen_put(struct kh_seen *s, const char *path, char kind)
 		s->used++;
 	}
 	s->slots[i].kind = kind;
+	if (content) {
+		if (!s->slots[i].content &&
+		    !(s->slots[i].content = malloc(sizeof(*content))))
+			return -1;
+		*s->slots[i].content = *content;
+	}
 	return 0;
 }
 
 static void kh_seen_free(struct kh_seen *s)
 {
-	for (size_t i = 0; i < s->cap; i++)
+	for (size_t i = 0; i < s->cap; i++) {
 		free(s->slots[i].path);
+		free(s->slots[i].content);
+	}
 	free(s->slots);
-}
-
-/* ---- Removing a tree we made, on failure or after --replace. */
-
-static int kh_rm_one(const char *path, const struct stat *st, int flag,
-		     struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	/* FTW_PHYS: symlinks are entries to unlink, never followed. */
-	return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 ? -1 : 0;
-}
-
-static int kh_rm_tree(const char *path)
-{
-	return nftw(path, kh_rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
 /* ---- One extraction. */
@@ -167,8 +175,40 @@ struct kh_x {
 	int has_root;                 /* the archive's "./": DIR's mode, mtime */
 	unsigned root_perm;
 	struct timespec root_mtime;
+	char *esc[2];                 /* names escaped for messages */
 	char rel[4096], lrel[4096];
 };
+
+/* An archive-supplied name as messages show it: escaped as manifests,
+ * diff and verify escape names (\033 for ESC, \040 for a space), so
+ * that no name puts control sequences on a terminal. Valid until the
+ * next call with the same slot (0 or 1), at most until the run ends. */
+static const char *kh_x_esc(struct kh_x *x, int slot, const char *name)
+{
+	free(x->esc[slot]);
+	x->esc[slot] = kh_manifest_escape(name);
+	return x->esc[slot] ? x->esc[slot] : "(a name: out of memory)";
+}
+
+/* A message from libarchive, which may quote an archive's names: every
+ * byte outside printable ASCII as \ooo. NULL (no message) is said. */
+static const char *kh_x_clean(const char *msg, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	if (!msg)
+		return "unknown error";
+	for (; *msg && n + 5 < size; msg++) {
+		unsigned char c = (unsigned char)*msg;
+
+		if (c >= 0x20 && c < 0x7f)
+			buf[n++] = (char)c;
+		else
+			n += (size_t)snprintf(buf + n, size - n, "\\%03o", c);
+	}
+	buf[n] = '\0';
+	return buf;
+}
 
 static int kh_x_cancelled(const struct kh_x *x)
 {
@@ -180,7 +220,14 @@ static int kh_x_cancelled(const struct kh_x *x)
 static int kh_x_refuse(struct kh_x *x, const char *path, const char *what)
 {
 	return kh_error_set(x->err, KH_EINVAL, x->name, "%s: refusing %s",
-			    path, what);
+			    path ? kh_x_esc(x, 0, path) : "(unnamed entry)",
+			    what);
+}
+
+/* libarchive's reason, NULL-safe and escaped, in buf. */
+static const char *kh_x_aerr(struct archive *a, char *buf, size_t size)
+{
+	return kh_x_clean(archive_error_string(a), buf, size);
 }
 
 /* Decide whether an entry may be written, and how: our own checks,
@@ -193,7 +240,7 @@ static int kh_x_check(struct kh_x *x, struct archive_entry *e, char *kind)
 	char *slash;
 
 	if (!path)
-		return kh_x_refuse(x, "(unnamed entry)", "an entry without "
+		return kh_x_refuse(x, NULL, "an entry without "
 				   "a name");
 	if (kh_extract_clean_path(path, x->rel, sizeof(x->rel), &why) < 0)
 		return kh_x_refuse(x, path, why);
@@ -215,6 +262,16 @@ static int kh_x_check(struct kh_x *x, struct archive_entry *e, char *kind)
 			return kh_x_refuse(x, path, "an entry of unknown type");
 		}
 	}
+	/* Only a file has data. A pax hard link may carry some, and
+	 * writing it would replace the content of the file it links to,
+	 * already written and verified; a directory's or a symlink's
+	 * data would be skipped unread, unbounded and uninterruptible. */
+	if (*kind != 'f' && archive_entry_size(e) > 0)
+		return kh_x_refuse(x, path, *kind == 'h' ?
+				   "a hard link that carries data (it would "
+				   "overwrite the file it links to)" :
+				   *kind == 'd' ? "a directory that carries data" :
+				   "a symlink that carries data");
 	if (!x->rel[0]) {
 		if (*kind != 'd')
 			return kh_x_refuse(x, path, "a root that is not a "
@@ -236,18 +293,19 @@ static int kh_x_check(struct kh_x *x, struct archive_entry *e, char *kind)
 		k = kh_seen_get(&x->seen, x->rel);
 		if (k == 'l') {
 			kh_error_set(x->err, KH_EINVAL, x->name, "%s: refusing "
-				     "to write through the symlink %s", path,
-				     x->rel);
+				     "to write through the symlink %s",
+				     kh_x_esc(x, 0, path), kh_x_esc(x, 1, x->rel));
 			*slash = '/';
 			return KH_EINVAL;
 		}
 		if (k == 'f' || k == 'h') {
 			kh_error_set(x->err, KH_EINVAL, x->name, "%s: refusing "
-				     "a path below the file %s", path, x->rel);
+				     "a path below the file %s",
+				     kh_x_esc(x, 0, path), kh_x_esc(x, 1, x->rel));
 			*slash = '/';
 			return KH_EINVAL;
 		}
-		if (!k && kh_seen_put(&x->seen, x->rel, 'd') < 0) {
+		if (!k && kh_seen_put(&x->seen, x->rel, 'd', NULL) < 0) {
 			*slash = '/';
 			return kh_error_set(x->err, KH_ENOMEM, NULL,
 					    "out of memory");
@@ -274,14 +332,16 @@ static int kh_x_check(struct kh_x *x, struct archive_entry *e, char *kind)
 			why = NULL;
 		if (why) {
 			kh_error_set(x->err, KH_EINVAL, x->name, "%s: refusing "
-				     "a hard link to %s: %s", path, hl, why);
+				     "a hard link to %s: %s", kh_x_esc(x, 0, path),
+				     kh_x_esc(x, 1, hl), why);
 			return KH_EINVAL;
 		}
 		k = kh_seen_get(&x->seen, x->lrel);
 		if (k != 'f' && k != 'h') {
 			kh_error_set(x->err, KH_EINVAL, x->name, "%s: refusing "
 				     "a hard link to %s, not a file extracted "
-				     "before it", path, hl);
+				     "before it", kh_x_esc(x, 0, path),
+				     kh_x_esc(x, 1, hl));
 			return KH_EINVAL;
 		}
 	}
@@ -292,24 +352,11 @@ static int kh_x_check(struct kh_x *x, struct archive_entry *e, char *kind)
 			return kh_x_refuse(x, path, "a symlink without a "
 					   "target");
 	}
-	if (kh_seen_put(&x->seen, x->rel, *kind) < 0)
+	/* Files are recorded once their content is known (kh_x_write). */
+	if (*kind != 'f' && *kind != 'h' &&
+	    kh_seen_put(&x->seen, x->rel, *kind, NULL) < 0)
 		return kh_error_set(x->err, KH_ENOMEM, NULL, "out of memory");
 	return 1;
-}
-
-/* Hash n zero bytes: the holes of a sparse entry. */
-static int kh_x_hash_zeros(EVP_MD_CTX *md, uint64_t n)
-{
-	static const unsigned char zeros[4096];
-
-	while (n > 0) {
-		size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
-
-		if (!EVP_DigestUpdate(md, zeros, k))
-			return -1;
-		n -= k;
-	}
-	return 0;
 }
 
 /* libarchive's message for a failed write, with the system's reason
@@ -318,23 +365,27 @@ static int kh_x_hash_zeros(EVP_MD_CTX *md, uint64_t n)
 static const char *kh_x_werr(struct archive *a, char *buf, size_t size)
 {
 	const char *msg = archive_error_string(a);
+	char full[512];
 	int e = archive_errno(a);
 
-	if (!msg)
-		msg = "unknown error";
-	if (e <= 0 || strstr(msg, strerror(e)))
-		return msg;
-	snprintf(buf, size, "%s: %s", msg, strerror(e));
-	return buf;
+	if (msg && e > 0 && !strstr(msg, strerror(e))) {
+		snprintf(full, sizeof(full), "%s: %s", msg, strerror(e));
+		msg = full;
+	}
+	return kh_x_clean(msg, buf, size);
 }
 
-/* Copy a file's content to disk, hashing it and counting the budget. */
+/* Copy a file's content to disk, hashing it and counting the budget.
+ * Its data must be whole: a sparse entry (GNU or pax sparse formats)
+ * has holes that are not in the archive, so neither the byte limit nor
+ * the time it takes would be bounded by the archive's size (one byte
+ * at offset 2^60). Headers archives never hold one: refused. */
 static int kh_x_copy(struct kh_x *x, const char *path,
 		     struct kh_extract_entry *ent)
 {
 	uint64_t pos = 0;
 	unsigned int n = 0;
-	char why[256];
+	char why[512];
 
 	if (!EVP_DigestInit_ex(x->md, EVP_sha256(), NULL))
 		return kh_error_set(x->err, KH_ELIB, NULL, "SHA-256 failed");
@@ -348,32 +399,37 @@ static int kh_x_copy(struct kh_x *x, const char *path,
 			break;
 		if (r < ARCHIVE_WARN)
 			return kh_error_set(x->err, KH_EINVAL, x->name,
-					    "%s: corrupt archive: %s", path,
-					    archive_error_string(x->in));
+					    "%s: corrupt archive: %s",
+					    kh_x_esc(x, 0, path),
+					    kh_x_aerr(x->in, why, sizeof(why)));
 		if (kh_x_cancelled(x) < 0)
 			return KH_EIO;
 		if (off < 0 || (uint64_t)off < pos)
 			return kh_x_refuse(x, path, "data blocks out of order");
+		if ((uint64_t)off > pos)
+			return kh_x_refuse(x, path, "a sparse file (a hole in "
+					   "its data)");
 		x->res->bytes += size;
 		if (x->res->bytes > x->o->max_bytes)
 			return kh_x_refuse(x, path, "an archive that unpacks to "
 					   "more than the byte limit");
-		if (kh_x_hash_zeros(x->md, (uint64_t)off - pos) < 0 ||
-		    !EVP_DigestUpdate(x->md, buf, size))
+		if (!EVP_DigestUpdate(x->md, buf, size))
 			return kh_error_set(x->err, KH_ELIB, NULL,
 					    "SHA-256 failed");
-		pos = (uint64_t)off + size;
+		pos += size;
 		/* A failed write(2) (a full disk) is only ARCHIVE_WARN
 		 * here; going on would leave a hole where the data was. */
 		if (archive_write_data_block(x->out, buf, size, off) <
 		    ARCHIVE_OK)
 			return kh_error_set(x->err, KH_EIO, x->o->dir,
-					    "%s: cannot write: %s", path,
+					    "%s: cannot write: %s",
+					    kh_x_esc(x, 0, path),
 					    kh_x_werr(x->out, why,
 						      sizeof(why)));
 	}
-	if (pos < ent->size && kh_x_hash_zeros(x->md, ent->size - pos) < 0)
-		return kh_error_set(x->err, KH_ELIB, NULL, "SHA-256 failed");
+	if (pos != ent->size)
+		return kh_x_refuse(x, path, "a sparse file (a hole at its "
+				   "end)");
 	if (!EVP_DigestFinal_ex(x->md, ent->sha256, &n) || n != KH_SHA256_LEN)
 		return kh_error_set(x->err, KH_ELIB, NULL, "SHA-256 failed");
 	return 0;
@@ -384,7 +440,8 @@ static int kh_x_write(struct kh_x *x, struct archive_entry *e, char kind,
 		      const char *path)
 {
 	struct kh_extract_entry ent;
-	char why[256];
+	struct kh_seen_content c;
+	char why[512];
 	int ret, r;
 
 	memset(&ent, 0, sizeof(ent));
@@ -401,6 +458,18 @@ static int kh_x_write(struct kh_x *x, struct archive_entry *e, char kind,
 					  x->res->bytes : x->o->max_bytes))
 		return kh_x_refuse(x, path, "an archive that unpacks to more "
 				   "than the byte limit");
+	if (kind == 'h') {
+		/* A hard link holds its target's content: the verifier
+		 * sees that, as a reader of DIR will. */
+		const struct kh_seen_content *t =
+			kh_seen_content(&x->seen, x->lrel);
+
+		if (!t)
+			return kh_x_refuse(x, path, "a hard link to a file "
+					   "without content");
+		ent.size = t->size;
+		memcpy(ent.sha256, t->sha256, KH_SHA256_LEN);
+	}
 
 	/* What reaches the disk: our cleaned names, no set-id bits, no
 	 * owners; directories stay writable so a failed run can clean up. */
@@ -420,15 +489,22 @@ static int kh_x_write(struct kh_x *x, struct archive_entry *e, char kind,
 	r = archive_write_header(x->out, e);
 	if (r < ARCHIVE_WARN)
 		return kh_error_set(x->err, KH_EIO, x->name, "%s: cannot "
-				    "extract: %s", path,
+				    "extract: %s", kh_x_esc(x, 0, path),
 				    kh_x_werr(x->out, why, sizeof(why)));
 	if (kind == 'f' && (ret = kh_x_copy(x, path, &ent)) < 0)
 		return ret;
 	r = archive_write_finish_entry(x->out);
 	if (r < ARCHIVE_WARN)
 		return kh_error_set(x->err, KH_EIO, x->name, "%s: cannot "
-				    "extract: %s", path,
+				    "extract: %s", kh_x_esc(x, 0, path),
 				    kh_x_werr(x->out, why, sizeof(why)));
+	if (kind == 'f' || kind == 'h') {
+		c.size = ent.size;
+		memcpy(c.sha256, ent.sha256, KH_SHA256_LEN);
+		if (kh_seen_put(&x->seen, x->rel, kind, &c) < 0)
+			return kh_error_set(x->err, KH_ENOMEM, NULL,
+					    "out of memory");
+	}
 	switch (kind) {
 	case 'f': x->res->files++; break;
 	case 'd': x->res->dirs++; break;
@@ -447,7 +523,7 @@ static int kh_x_entry(struct kh_x *x, struct archive_entry *e)
 	int ret;
 
 	if (++x->entries > x->o->max_entries)
-		return kh_x_refuse(x, name ? name : "(unnamed entry)",
+		return kh_x_refuse(x, name,
 				   "an archive with more entries than the "
 				   "limit");
 	ret = kh_x_check(x, e, &kind);
@@ -466,7 +542,7 @@ static int kh_x_entry(struct kh_x *x, struct archive_entry *e)
 static int kh_x_unpack(struct kh_x *x, const void *xz, size_t len)
 {
 	struct archive_entry *e;
-	char why[256];
+	char why[512];
 	int ret = 0, r;
 
 	x->in = archive_read_new();
@@ -475,19 +551,22 @@ static int kh_x_unpack(struct kh_x *x, const void *xz, size_t len)
 	if (!x->in || !x->out || !x->md)
 		return kh_error_set(x->err, KH_ENOMEM, NULL, "out of memory");
 	if (archive_read_support_filter_xz(x->in) != ARCHIVE_OK ||
-	    archive_read_support_format_tar(x->in) != ARCHIVE_OK ||
-	    archive_write_disk_set_options(x->out, KH_EXTRACT_FLAGS) !=
-		    ARCHIVE_OK)
+	    archive_read_support_format_tar(x->in) != ARCHIVE_OK)
 		return kh_error_set(x->err, KH_ELIB, NULL, "libarchive: %s",
-				    archive_error_string(x->in));
+				    kh_x_aerr(x->in, why, sizeof(why)));
+	if (archive_write_disk_set_options(x->out, KH_EXTRACT_FLAGS) !=
+	    ARCHIVE_OK)
+		return kh_error_set(x->err, KH_ELIB, NULL, "libarchive: %s",
+				    kh_x_aerr(x->out, why, sizeof(why)));
 	if (archive_read_open_memory(x->in, xz, len) != ARCHIVE_OK)
 		return kh_error_set(x->err, KH_EINVAL, x->name, "not a tar.xz "
-				    "archive: %s", archive_error_string(x->in));
+				    "archive: %s",
+				    kh_x_aerr(x->in, why, sizeof(why)));
 	while ((r = archive_read_next_header(x->in, &e)) != ARCHIVE_EOF) {
 		if (r < ARCHIVE_WARN)
 			return kh_error_set(x->err, KH_EINVAL, x->name,
 					    "corrupt archive: %s",
-					    archive_error_string(x->in));
+					    kh_x_aerr(x->in, why, sizeof(why)));
 		if ((ret = kh_x_cancelled(x)) < 0 ||
 		    (ret = kh_x_entry(x, e)) < 0)
 			return ret;
@@ -568,8 +647,11 @@ static int kh_x_commit(const struct kh_extract_opts *o, const char *tmp,
 			      RENAME_EXCHANGE) < 0)
 			return kh_error_sys(err, errno, o->dir, "cannot "
 					    "replace");
-		/* tmp now names the old tree. */
-		if (kh_rm_tree(tmp) < 0)
+		/* tmp now names the old tree. Removed by descriptors
+		 * (kh_tmpdir_remove): a user who can write a directory
+		 * in it may swap a symlink in meanwhile, and a walk by
+		 * path would follow it and delete files elsewhere. */
+		if (kh_tmpdir_remove(tmp) < 0)
 			return kh_error_sys(err, errno, tmp, "replaced %s, but "
 					    "cannot remove the old tree",
 					    o->dir);
@@ -694,7 +776,9 @@ out:
 	/* On failure the temporary tree goes; after an exchange, tmp is
 	 * already gone. */
 	if (ret < 0 && tmp && lstat(tmp, &st) == 0 && !moved)
-		kh_rm_tree(tmp);
+		kh_tmpdir_remove(tmp);
+	free(x.esc[0]);
+	free(x.esc[1]);
 	free(tmp);
 	return ret;
 }

@@ -19,11 +19,18 @@
  *         but nothing is ever written through one: no entry may sit
  *         below a symlink the archive made;
  *       - a hard link must name a regular file extracted earlier from
- *         the same archive;
+ *         the same archive, and a verifier sees it as that file's
+ *         content;
+ *       - only regular files carry data: a pax hard link with data
+ *         would overwrite the file it links to, after that file was
+ *         verified;
+ *       - no sparse file: its holes are not in the archive, so neither
+ *         the limits nor the time spent would be bounded by it;
  *       - no path twice (but a directory), no set-id bits, no owners;
  *       - at most max_entries entries and max_bytes of content.
- *   On any refusal or error the temporary tree is removed and DIR is
- *   untouched.
+ *   On any refusal or error the temporary tree is removed (by
+ *   descriptors, kh_tmpdir_remove) and DIR is untouched. Names in
+ *   messages are escaped as manifests escape them.
  */
 #ifndef KH_EXTRACT_H
 #define KH_EXTRACT_H
@@ -83,6 +90,9 @@ struct kh_extract_result {
 #define KH_EXTRACT_RESULT_INIT { 0, 0, 0, 0, 0 }
 
 /* Unpack the .tar.xz in xz[0..len) into o->dir; name is for messages.
+ * xz is checked (o->sha256) and then read again: it must be memory of
+ * the caller's own (kh_image reads the source into it), never a
+ * mapping of a file that someone may rewrite or truncate meanwhile.
  * Changes the working directory during the call (libarchive writes
  * relative to it) and restores it before returning: not for use while
  * other threads resolve relative paths. */

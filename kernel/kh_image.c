@@ -7,10 +7,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kh_file.h"
 #include "kh_ikhd.h"
 
 /* The xz stream header starts with these six bytes; the footer ends
@@ -40,11 +40,8 @@ enum {
 };
 
 struct kh_image {
-	unsigned char *map;        /* mmap'ed file, or NULL */
-	size_t map_len;
-	unsigned char *buf;        /* malloc'ed contents, or NULL */
-	size_t buf_len;
-	const unsigned char *data; /* the image: map or buf */
+	unsigned char *buf;        /* malloc'ed contents */
+	const unsigned char *data; /* the image: buf */
 	size_t len;
 	int compressed;
 	struct kh_image_blob blob;
@@ -361,97 +358,46 @@ int kh_image_locate(const unsigned char *buf, size_t len, const char *name,
 
 /* ---- Reading files. */
 
-/* Read all of fd into a growing buffer: procfs and sysfs files, pipes. */
-static int kh_image_slurp(int fd, const char *name, struct kh_image *img,
-			  struct kh_error *err)
-{
-	size_t cap = 1 << 20, len = 0;
-	unsigned char *buf = malloc(cap);
-
-	if (!buf)
-		return kh_error_set(err, KH_ENOMEM, name, "out of memory");
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			unsigned char *nb;
-
-			if (cap >= KH_IMAGE_MAX_SIZE) {
-				free(buf);
-				return kh_error_set(err, KH_EINVAL, name,
-						    "larger than %llu bytes",
-						    KH_IMAGE_MAX_SIZE);
-			}
-			nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				return kh_error_set(err, KH_ENOMEM, name,
-						    "out of memory");
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-
-			free(buf);
-			return kh_error_sys(err, e, name, "cannot read");
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	img->buf = buf;
-	img->buf_len = len;
-	img->data = buf;
-	img->len = len;
-	return 0;
-}
-
+/* Read the whole source, once, into memory of our own. Not mapped: a
+ * writer of the file could change what was checked before it is
+ * extracted, and truncating it would kill us with SIGBUS. A named
+ * device is refused (/dev/zero has no end); standard input, pipes,
+ * FIFOs, sysfs and procfs files are read like regular files. */
 static int kh_image_read(const char *path, struct kh_image *img,
 			 struct kh_error *err)
 {
 	int stdin_ = !strcmp(path, "-");
 	const char *name = stdin_ ? "standard input" : path;
-	int fd = stdin_ ? 0 : open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	int ret = 0;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd = 0, ret;
 
-	if (fd < 0)
-		return kh_error_sys(err, errno, name, "cannot open");
-	if (fstat(fd, &st) < 0) {
-		ret = kh_error_sys(err, errno, name, "cannot stat");
-		goto out;
+	if (!stdin_) {
+		ret = kh_file_open(AT_FDCWD, path, name, 0, &fd, &st, err);
+		if (ret < 0)
+			return ret;
+	} else if (fstat(fd, &st) < 0) {
+		return kh_error_sys(err, errno, name, "cannot stat");
 	}
-	if (S_ISDIR(st.st_mode)) {
+	if (S_ISDIR(st.st_mode))
 		ret = kh_error_set(err, KH_EINVAL, name, "is a directory");
-		goto out;
-	}
-	/* Regular files are mapped: a vmlinux with debug info is large.
-	 * sysfs and procfs files report a size but cannot be mapped. */
-	if (S_ISREG(st.st_mode) && st.st_size > 0 &&
-	    (unsigned long long)st.st_size <= KH_IMAGE_MAX_SIZE) {
-		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
-			       fd, 0);
-
-		if (m != MAP_FAILED) {
-			img->map = m;
-			img->map_len = (size_t)st.st_size;
-			img->data = m;
-			img->len = img->map_len;
-			goto out;
-		}
-	}
-	ret = kh_image_slurp(fd, name, img, err);
-out:
+	else if (!stdin_ && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
+		ret = kh_error_set(err, KH_EINVAL, name, "is a device, not a "
+				   "file; refusing to read it");
+	else
+		ret = kh_file_read_fd(fd, name, KH_FILE_MAX_IMAGE,
+				      "a source of extract", &buf, &len, err);
 	if (!stdin_)
 		close(fd);
-	if (ret == 0 && img->len == 0)
-		ret = kh_error_set(err, KH_EINVAL, name, "is empty");
-	return ret;
+	if (ret < 0)
+		return ret;
+	img->buf = (unsigned char *)buf;
+	img->data = img->buf;
+	img->len = len;
+	if (len == 0)
+		return kh_error_set(err, KH_EINVAL, name, "is empty");
+	return 0;
 }
 
 /* Does the xz stream decompress to an ELF file? Decodes a few bytes. */
@@ -478,69 +424,110 @@ static int kh_image_xz_is_elf(const unsigned char *buf, size_t len)
 	return ok;
 }
 
-/* Replace the image by its decompressed bytes (kheaders.ko.xz). */
+/* The size the xz streams in buf declare in their indexes, read
+ * without decoding any block (liblzma's file info decoder). */
+static int kh_image_xz_declared(const unsigned char *buf, size_t len,
+				const char *name, uint64_t *size,
+				struct kh_error *err)
+{
+	lzma_stream s = LZMA_STREAM_INIT;
+	lzma_index *idx = NULL;
+	lzma_ret r;
+
+	if (lzma_file_info_decoder(&s, &idx, KH_IMAGE_XZ_MEMLIMIT, len) !=
+	    LZMA_OK)
+		return kh_error_set(err, KH_ELIB, name, "cannot start the xz "
+				    "decoder");
+	s.next_in = buf;
+	s.avail_in = len;
+	/* The whole file is given: no seek is ever asked for. */
+	do
+		r = lzma_code(&s, LZMA_RUN);
+	while (r == LZMA_OK && s.avail_in > 0);
+	lzma_end(&s);
+	if (r != LZMA_STREAM_END) {
+		if (idx)
+			lzma_index_end(idx, NULL);
+		if (r == LZMA_MEMLIMIT_ERROR)
+			return kh_error_set(err, KH_EINVAL, name, "the xz index "
+					    "needs more than %llu MiB to read",
+					    KH_IMAGE_XZ_MEMLIMIT >> 20);
+		if (r == LZMA_MEM_ERROR)
+			return kh_error_set(err, KH_ENOMEM, name,
+					    "out of memory");
+		return kh_error_set(err, KH_EINVAL, name, "corrupt xz data "
+				    "(liblzma error %d)", (int)r);
+	}
+	*size = lzma_index_uncompressed_size(idx);
+	lzma_index_end(idx, NULL);
+	return 0;
+}
+
+/* Replace the image by its decompressed bytes (kheaders.ko.xz). The
+ * size its index declares is checked against the limit before any
+ * memory is spent, and the output buffer is exactly that size: a
+ * stream that decodes to more is corrupt (liblzma checks the index
+ * against the blocks, too). */
 static int kh_image_unxz(struct kh_image *img, const char *name,
 			 struct kh_error *err)
 {
 	lzma_stream s = LZMA_STREAM_INIT;
-	size_t cap = img->len * 4 + 4096, len = 0;
 	unsigned char *buf = NULL;
-	lzma_ret r = LZMA_OK;
-	int too_big = 0;
+	uint64_t declared = 0;
+	char lim[32];
+	lzma_ret r;
+	int ret;
 
+	ret = kh_image_xz_declared(img->data, img->len, name, &declared, err);
+	if (ret < 0)
+		return ret;
+	if (declared > KH_FILE_MAX_MODULE)
+		return kh_error_set(err, KH_EINVAL, name, "decompresses to "
+				    "%llu bytes, over the %s limit for an "
+				    "xz-compressed module; refusing to "
+				    "decompress it", (unsigned long long)declared,
+				    kh_file_size_str(KH_FILE_MAX_MODULE, lim,
+						     sizeof(lim)));
+	buf = malloc(declared ? (size_t)declared : 1);
+	if (!buf)
+		return kh_error_set(err, KH_ENOMEM, name, "out of memory");
 	if (lzma_stream_decoder(&s, KH_IMAGE_XZ_MEMLIMIT,
-				LZMA_CONCATENATED) != LZMA_OK)
+				LZMA_CONCATENATED) != LZMA_OK) {
+		free(buf);
 		return kh_error_set(err, KH_ELIB, name, "cannot start the xz "
 				    "decoder");
+	}
 	s.next_in = img->data;
 	s.avail_in = img->len;
-	while (r == LZMA_OK) {
-		if (len == cap || !buf) {
-			unsigned char *nb;
-
-			if (buf)
-				cap *= 2;
-			if (cap > KH_IMAGE_MAX_SIZE) {
-				too_big = 1;
-				break;
-			}
-			nb = realloc(buf, cap);
-			if (!nb) {
-				r = LZMA_MEM_ERROR;
-				break;
-			}
-			buf = nb;
-		}
-		s.next_out = buf + len;
-		s.avail_out = cap - len;
+	s.next_out = buf;
+	s.avail_out = (size_t)declared;
+	/* With the output full, liblzma still reads the rest (index,
+	 * footer) and ends, or says LZMA_BUF_ERROR: more data is coming
+	 * than declared. */
+	do
 		r = lzma_code(&s, LZMA_FINISH);
-		len = cap - s.avail_out;
-	}
+	while (r == LZMA_OK);
 	lzma_end(&s);
-	if (r != LZMA_STREAM_END) {
+	if (r != LZMA_STREAM_END || s.total_out != declared) {
 		free(buf);
 		if (r == LZMA_MEM_ERROR)
 			return kh_error_set(err, KH_ENOMEM, name,
 					    "out of memory");
-		if (too_big)
-			return kh_error_set(err, KH_EINVAL, name,
-					    "decompresses to more than %llu "
-					    "bytes", KH_IMAGE_MAX_SIZE);
 		if (r == LZMA_MEMLIMIT_ERROR)
 			return kh_error_set(err, KH_EINVAL, name, "xz data "
 					    "needs more than %llu MiB to "
 					    "decompress", KH_IMAGE_XZ_MEMLIMIT >> 20);
+		if (r == LZMA_BUF_ERROR || r == LZMA_STREAM_END)
+			return kh_error_set(err, KH_EINVAL, name, "corrupt xz "
+					    "data (more than its index "
+					    "declares)");
 		return kh_error_set(err, KH_EINVAL, name, "corrupt xz data "
 				    "(liblzma error %d)", (int)r);
 	}
-	if (img->map)
-		munmap(img->map, img->map_len);
 	free(img->buf);
-	img->map = NULL;
 	img->buf = buf;
-	img->buf_len = len;
 	img->data = buf;
-	img->len = len;
+	img->len = (size_t)declared;
 	img->compressed = 1;
 	return 0;
 }
@@ -594,8 +581,6 @@ void kh_image_free(struct kh_image *img)
 {
 	if (!img)
 		return;
-	if (img->map)
-		munmap(img->map, img->map_len);
 	free(img->buf);
 	free(img);
 }

@@ -26,8 +26,6 @@
 #define KH_IMAGE_SYSFS "/sys/kernel/kheaders.tar.xz"
 #define KH_IMAGE_PROCFS "/proc/kheaders.tar.xz"
 
-/* Images are read whole; nothing real comes near this. */
-#define KH_IMAGE_MAX_SIZE (4ULL << 30)
 
 enum kh_image_how {
 	KH_IMAGE_RAW,          /* the file is the archive */
@@ -47,7 +45,13 @@ int kh_image_locate(const unsigned char *buf, size_t len, const char *name,
 
 struct kh_image;
 
-/* Read path ("-" is standard input) and find the archive in it. */
+/* Read path ("-" is standard input) and find the archive in it. The
+ * file is read once, whole, into private memory (at most
+ * KH_FILE_MAX_IMAGE; a device is refused): what a caller checks (a
+ * digest) is what it extracts, whatever a writer of the file does
+ * meanwhile, and a truncated file cannot fault a mapping. An
+ * xz-compressed ELF file is decompressed if its xz index declares at
+ * most KH_FILE_MAX_MODULE. */
 int kh_image_open(const char *path, struct kh_image **out,
 		  struct kh_error *err);
 

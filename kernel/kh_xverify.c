@@ -13,14 +13,40 @@ struct kh_xverify {
 	char *path;                  /* the manifest, for messages */
 	struct kh_manifest *m;
 	unsigned char *seen;         /* one flag per manifest entry */
+	int pinned;                  /* the archive matched the manifest's digest */
 	struct kh_extract_verifier v;
 };
+
+/* SHA-256 of nothing: how a manifest made from the tar lists a hard
+ * link, whose tar entry holds no data. */
+static const unsigned char kh_xverify_empty[KH_SHA256_LEN] = {
+	0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4,
+	0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b,
+	0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+};
+
+/* Names come from the archive or the manifest: escaped as manifests
+ * escape them, so that none puts control sequences on a terminal. */
+static int kh_xverify_fail(const char *path, const char *fmt,
+			   const char *what, const char *manifest,
+			   struct kh_error *err)
+{
+	char *e = kh_manifest_escape(path);
+	int ret;
+
+	if (!e)
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	ret = what ? kh_error_set(err, KH_EINVAL, NULL, fmt, e, what, manifest)
+		   : kh_error_set(err, KH_EINVAL, NULL, fmt, e, manifest);
+	free(e);
+	return ret;
+}
 
 static int kh_xverify_diff(const struct kh_xverify *xv, const char *path,
 			   const char *what, struct kh_error *err)
 {
-	return kh_error_set(err, KH_EINVAL, NULL, "%s: %s differs from the "
-			    "manifest %s", path, what, xv->path);
+	return kh_xverify_fail(path, "%s: %s differs from the manifest %s",
+			       what, xv->path, err);
 }
 
 static enum kh_manifest_type kh_xverify_type(char kind)
@@ -30,6 +56,25 @@ static enum kh_manifest_type kh_xverify_type(char kind)
 	case 'l': return KH_MANIFEST_LINK;
 	default: return KH_MANIFEST_FILE;   /* files and hard links */
 	}
+}
+
+/* Is the entry's content to be compared? A file's, always. A hard
+ * link's is its target's (what a reader finds at its name, and what
+ * mtree(8) or bsdtar lists for a tree), except where the manifest
+ * lists the tar entry itself, empty, and the archive's digest already
+ * proved these are the very bytes the manifest was made from. */
+static int kh_xverify_has_content(const struct kh_xverify *xv,
+				  const struct kh_manifest_entry *me,
+				  const struct kh_extract_entry *e)
+{
+	if (e->type == 'f')
+		return 1;
+	if (e->type != 'h')
+		return 0;
+	return !(xv->pinned &&
+		 (!(me->keys & KH_MK_SIZE) || me->size == 0) &&
+		 (!(me->keys & KH_MK_SHA256) ||
+		  !memcmp(me->sha256, kh_xverify_empty, KH_SHA256_LEN)));
 }
 
 static int kh_xverify_entry(void *ctx, const struct kh_extract_entry *e,
@@ -45,8 +90,8 @@ static int kh_xverify_entry(void *ctx, const struct kh_extract_entry *e,
 		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
 	i = kh_manifest_find(xv->m, norm);
 	if (i < 0) {
-		ret = kh_error_set(err, KH_EINVAL, NULL, "%s: not in the "
-				   "manifest %s", e->path, xv->path);
+		ret = kh_xverify_fail(e->path, "%s: not in the manifest %s",
+				      NULL, xv->path, err);
 		goto out;
 	}
 	xv->seen[i] = 1;
@@ -57,10 +102,11 @@ static int kh_xverify_entry(void *ctx, const struct kh_extract_entry *e,
 		ret = kh_xverify_diff(xv, e->path, "mode", err);
 	else if ((me->keys & KH_MK_TIME) && me->mtime != e->mtime)
 		ret = kh_xverify_diff(xv, e->path, "mtime", err);
-	else if (e->type == 'f' && (me->keys & KH_MK_SIZE) &&
-		 me->size != e->size)
+	else if (kh_xverify_has_content(xv, me, e) &&
+		 (me->keys & KH_MK_SIZE) && me->size != e->size)
 		ret = kh_xverify_diff(xv, e->path, "size", err);
-	else if (e->type == 'f' && (me->keys & KH_MK_SHA256) &&
+	else if (kh_xverify_has_content(xv, me, e) &&
+		 (me->keys & KH_MK_SHA256) &&
 		 memcmp(me->sha256, e->sha256, KH_SHA256_LEN))
 		ret = kh_xverify_diff(xv, e->path, "content (sha256)", err);
 	else if (e->type == 'l' && (me->keys & KH_MK_LINK) &&
@@ -81,9 +127,9 @@ static int kh_xverify_done(void *ctx, struct kh_error *err)
 
 		/* The root is DIR itself, made by us, not from the entry. */
 		if (!xv->seen[i] && strcmp(me->path, "."))
-			return kh_error_set(err, KH_EINVAL, NULL, "%s: in the "
-					    "manifest %s but not in the archive",
-					    me->path, xv->path);
+			return kh_xverify_fail(me->path, "%s: in the manifest "
+					       "%s but not in the archive",
+					       NULL, xv->path, err);
 	}
 	return 0;
 }
@@ -146,6 +192,7 @@ int kh_xverify_archive(struct kh_xverify *xv, const void *xz, size_t len,
 		ret = kh_error_set(err, KH_EINVAL, NULL, "the archive's "
 				   "SHA-256 differs from the manifest %s",
 				   xv->path);
+	xv->pinned = ret == 0;
 	return ret;
 }
 

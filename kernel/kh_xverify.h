@@ -5,8 +5,11 @@
  * size, mtime, SHA-256 and link target, as far as the manifest records
  * them; when the last entry is written, nothing the manifest lists may
  * be missing. The archive's own SHA-256 and size are checked first,
- * when the manifest records them. Any difference fails the extraction,
- * so nothing unverified is ever left at DIR.
+ * when the manifest records them. A hard link is checked as the
+ * content it shares with its target (as mtree(8) and bsdtar list a
+ * tree), or, when the archive's digest matched, also as the empty tar
+ * entry it is. Any difference fails the extraction, so nothing
+ * unverified is ever left at DIR.
  */
 #ifndef KH_XVERIFY_H
 #define KH_XVERIFY_H

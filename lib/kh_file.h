@@ -37,6 +37,12 @@ enum {
  * before it is refused. */
 #define KH_FILE_MAX_ARCHIVE ((size_t)256 << 20)
 #define KH_FILE_MAX_SMALL ((size_t)1 << 20)      /* Makefile, version.h, ... */
+/* extract's SOURCE, read whole into private memory (a vmlinux with its
+ * debug info is large), and the decompressed size of an xz-compressed
+ * ELF file (kheaders.ko.xz: a few MB), checked from the xz index before
+ * anything is decoded. */
+#define KH_FILE_MAX_IMAGE ((size_t)4 << 30)
+#define KH_FILE_MAX_MODULE ((size_t)256 << 20)
 
 /* Open dirfd/path (AT_FDCWD for a plain path) for reading under flags
  * (KH_FILE_*). name is what messages blame (NULL: path). On success *fd

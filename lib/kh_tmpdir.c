@@ -2,8 +2,10 @@
  * kh_tmpdir.h).
  *
  * Removal works on descriptors (openat with O_NOFOLLOW, getdents64,
- * unlinkat), so a symlink inside is removed, never followed, and the
- * same code is safe in a signal handler.
+ * unlinkat), so a symlink inside is removed, never followed, whatever
+ * another user who can write a directory inside swaps in meanwhile;
+ * it never leaves the tree's filesystem, and the same code is safe in
+ * a signal handler. It is the one way kheaders removes a tree.
  */
 #include "kh_tmpdir.h"
 
@@ -23,9 +25,13 @@
 /* mkdtemp's suffix. */
 #define KH_TMPDIR_SUFFIX "XXXXXX"
 #define KH_TMPDIR_SUFFIX_LEN 6
-/* Deeper trees are left for rm -r: the recursion keeps a buffer per
- * level on the stack. */
-#define KH_TMPDIR_MAX_DEPTH 128
+/* How deep a tree is removed; deeper ones are left (and said so). An
+ * extracted tree has at most 2,048 levels (a 4,096-byte name); the walk
+ * keeps one (device, inode) pair per level, not a descriptor or a
+ * buffer, so this costs 64 KiB of heap while removing. */
+#define KH_TMPDIR_MAX_DEPTH 4096
+/* The signal handler's removal: shallow, on the stack. */
+#define KH_TMPDIR_SIGNAL_DEPTH 4
 #define KH_TMPDIR_WATCH_SLOTS 4
 /* A swept directory is made again at most this often before giving up. */
 #define KH_TMPDIR_TRIES 16
@@ -38,6 +44,12 @@ struct kh_dirent64 {
 	char d_name[];
 };
 
+/* A directory the walk is in, to check that ".." leads back to it. */
+struct kh_tmpdir_id {
+	dev_t dev;
+	ino_t ino;
+};
+
 static const char *volatile kh_tmpdir_watched[KH_TMPDIR_WATCH_SLOTS];
 
 static int kh_tmpdir_dots(const char *n)
@@ -45,9 +57,12 @@ static int kh_tmpdir_dots(const char *n)
 	return n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]));
 }
 
-/* Empty the directory open at dfd, depth levels down at most; only
- * system calls, so async-signal-safe. 0 when it is empty. */
-static int kh_tmpdir_empty(int dfd, int depth)
+/* Remove what the directory open at dfd holds without entering any of
+ * it: every name that is not a directory, and empty directories. 0
+ * when dfd is empty; 1 with name set to a subdirectory that is not
+ * (the caller goes in and comes back); -1 when something cannot be
+ * removed. Only system calls, so async-signal-safe. */
+static int kh_tmpdir_scan(int dfd, char *name, size_t size)
 {
 	char buf[1024] __attribute__((aligned(8)));
 	int removed, left;
@@ -68,40 +83,132 @@ static int kh_tmpdir_empty(int dfd, int depth)
 			}
 			for (long off = 0; off < n;) {
 				struct kh_dirent64 *d = (void *)(buf + off);
-				int sub;
+				size_t len;
 
 				off += d->d_reclen;
 				if (kh_tmpdir_dots(d->d_name))
 					continue;
+				/* unlinkat never follows a symlink: a link
+				 * planted here goes, its target stays. */
 				if (d->d_type != DT_DIR &&
 				    unlinkat(dfd, d->d_name, 0) == 0) {
 					removed++;
 					continue;
 				}
-				if ((d->d_type != DT_DIR &&
-				     d->d_type != DT_UNKNOWN &&
-				     errno != EISDIR && errno != EPERM) ||
-				    depth == 0) {
+				if (d->d_type != DT_DIR &&
+				    d->d_type != DT_UNKNOWN &&
+				    errno != EISDIR && errno != EPERM) {
 					left++;
 					continue;
 				}
-				sub = openat(dfd, d->d_name, O_RDONLY |
-					     O_DIRECTORY | O_NOFOLLOW |
-					     O_CLOEXEC);
-				if (sub < 0) {
-					left++;
-					continue;
-				}
-				kh_tmpdir_empty(sub, depth - 1);
-				close(sub);
-				if (unlinkat(dfd, d->d_name, AT_REMOVEDIR) == 0)
+				if (unlinkat(dfd, d->d_name, AT_REMOVEDIR) == 0) {
 					removed++;
-				else
+					continue;
+				}
+				if (errno != ENOTEMPTY && errno != EEXIST) {
 					left++;
+					continue;
+				}
+				len = strlen(d->d_name);
+				if (len >= size) {
+					left++;
+					continue;
+				}
+				memcpy(name, d->d_name, len + 1);
+				return 1;
 			}
 		}
 	} while (left && removed);
 	return left ? -1 : 0;
+}
+
+/* Empty the directory open at top, maxdepth levels down at most, on
+ * descriptors alone (async-signal-safe): a level is entered with
+ * openat(O_NOFOLLOW | O_DIRECTORY) and only on top's filesystem, and
+ * left through ".." only if that is the very directory it was entered
+ * from (a directory moved away meanwhile stops the walk rather than
+ * lead it elsewhere). One descriptor open besides top, whatever the
+ * depth. ids has room for maxdepth + 1 entries. 0 when top is empty,
+ * else -1 with errno set (ENAMETOOLONG: deeper than maxdepth; EXDEV:
+ * another filesystem; ESTALE: a directory moved while being removed). */
+static int kh_tmpdir_walk(int top, int maxdepth, struct kh_tmpdir_id *ids)
+{
+	char name[256];
+	struct stat st;
+	int cur = top, depth = 0, ret = -1, saved;
+
+	if (fstat(top, &st) < 0)
+		return -1;
+	ids[0].dev = st.st_dev;
+	ids[0].ino = st.st_ino;
+	for (;;) {
+		int r = kh_tmpdir_scan(cur, name, sizeof(name)), next;
+
+		if (r < 0)
+			break;
+		if (r == 0 && depth == 0) {
+			ret = 0;
+			break;
+		}
+		if (r == 1) {
+			if (depth == maxdepth) {
+				errno = ENAMETOOLONG;
+				break;
+			}
+			next = openat(cur, name, O_RDONLY | O_DIRECTORY |
+				      O_NOFOLLOW | O_CLOEXEC);
+			if (next < 0)
+				break;
+			if (fstat(next, &st) < 0 || st.st_dev != ids[0].dev) {
+				close(next);
+				errno = EXDEV;
+				break;
+			}
+			depth++;
+			ids[depth].dev = st.st_dev;
+			ids[depth].ino = st.st_ino;
+		} else if (depth == 1) {
+			next = top;   /* still open: no ".." needed */
+			depth--;
+		} else {
+			next = openat(cur, "..", O_RDONLY | O_DIRECTORY |
+				      O_NOFOLLOW | O_CLOEXEC);
+			if (next < 0)
+				break;
+			depth--;
+			if (fstat(next, &st) < 0 ||
+			    st.st_dev != ids[depth].dev ||
+			    st.st_ino != ids[depth].ino) {
+				close(next);
+				errno = ESTALE;
+				break;
+			}
+		}
+		if (cur != top)
+			close(cur);
+		cur = next;
+	}
+	saved = errno;
+	if (cur != top)
+		close(cur);
+	errno = saved;
+	return ret;
+}
+
+/* kh_tmpdir_walk with the largest depth, its ids on the heap. */
+static int kh_tmpdir_empty(int dfd)
+{
+	struct kh_tmpdir_id *ids = calloc(KH_TMPDIR_MAX_DEPTH + 1,
+					  sizeof(*ids));
+	int ret, saved;
+
+	if (!ids)
+		return -1;
+	ret = kh_tmpdir_walk(dfd, KH_TMPDIR_MAX_DEPTH, ids);
+	saved = errno;
+	free(ids);
+	errno = saved;
+	return ret;
 }
 
 int kh_tmpdir_remove(const char *path)
@@ -111,7 +218,7 @@ int kh_tmpdir_remove(const char *path)
 
 	if (fd < 0)
 		return errno == ENOTDIR ? unlink(path) : -1;
-	ret = kh_tmpdir_empty(fd, KH_TMPDIR_MAX_DEPTH);
+	ret = kh_tmpdir_empty(fd);
 	saved = errno;
 	close(fd);
 	if (ret == 0)
@@ -226,7 +333,7 @@ int kh_tmpdir_sweep(const char *prefix)
 		/* Ours, and nobody's: a live run holds its lock. */
 		if (fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
 		    flock(fd, LOCK_EX | LOCK_NB) == 0 &&
-		    kh_tmpdir_empty(fd, KH_TMPDIR_MAX_DEPTH) == 0 &&
+		    kh_tmpdir_empty(fd) == 0 &&
 		    unlinkat(dirfd(dp), d->d_name, AT_REMOVEDIR) == 0)
 			count++;
 		close(fd);
@@ -272,6 +379,8 @@ void kh_tmpdir_unwatch(const char *path)
 
 void kh_tmpdir_unlink_all(void)
 {
+	struct kh_tmpdir_id ids[KH_TMPDIR_SIGNAL_DEPTH + 1];
+
 	for (int i = 0; i < KH_TMPDIR_WATCH_SLOTS; i++) {
 		const char *p = kh_tmpdir_watched[i];
 		int fd;
@@ -281,7 +390,7 @@ void kh_tmpdir_unlink_all(void)
 		fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		kh_tmpdir_empty(fd, 4);
+		kh_tmpdir_walk(fd, KH_TMPDIR_SIGNAL_DEPTH, ids);
 		close(fd);
 		rmdir(p);
 	}

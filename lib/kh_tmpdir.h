@@ -28,7 +28,11 @@ int kh_tmpdir_make(const char *prefix, const char *name, char **path,
 int kh_tmpdir_sweep(const char *prefix);
 
 /* Remove path and everything below it, never following a symlink or
- * leaving path's filesystem. 0, or -1 with errno set. */
+ * leaving path's filesystem, by descriptors alone (see kh_tmpdir.c):
+ * the one way kheaders removes a tree. Stops, leaving the rest, at a
+ * directory on another filesystem (EXDEV), one that was moved while
+ * being removed (ESTALE) or one over 4,096 levels deep (ENAMETOOLONG).
+ * 0, or -1 with errno set. */
 int kh_tmpdir_remove(const char *path);
 
 /* Remember path for kh_tmpdir_unlink_all, until kh_tmpdir_unwatch. Only

@@ -8,11 +8,13 @@
  *                         stall   touch KH_FAULT_READY, then wait for a
  *                                 signal: the test kills us here, or
  *                                 sends SIGUSR1 to let the call go on
- *   KH_FAULT_CALL=CALL    open (default), readlink, stat, or rename: the
- *                         call that triggers, just before it runs
+ *   KH_FAULT_CALL=CALL    open (default), readlink, stat, rename, or
+ *                         unlink (unlink, unlinkat, rmdir): the call
+ *                         that triggers, just before it runs
  *   KH_FAULT_PATH=TEXT    only a path containing TEXT triggers: the
- *                         path as passed (for stat, the name within its
- *                         directory; for rename, the new name)
+ *                         path as passed (for stat and unlinkat, the
+ *                         name within its directory; for rename, the
+ *                         new name)
  *   KH_FAULT_READY=FILE   created when the fault fires
  *
  * The fault fires once per process. Nothing happens without KH_FAULT.
@@ -275,4 +277,34 @@ int renameat2(int fd1, const char *from, int fd2, const char *to,
 			fault_real("renameat2");
 	fault_hit("rename", fd2, to);
 	return f(fd1, from, fd2, to, flags);
+}
+
+int unlink(const char *path)
+{
+	static int (*f)(const char *);
+
+	if (!f)
+		f = (int (*)(const char *))fault_real("unlink");
+	fault_hit("unlink", AT_FDCWD, path);
+	return f(path);
+}
+
+int unlinkat(int dfd, const char *path, int flags)
+{
+	static int (*f)(int, const char *, int);
+
+	if (!f)
+		f = (int (*)(int, const char *, int))fault_real("unlinkat");
+	fault_hit("unlink", dfd, path);
+	return f(dfd, path, flags);
+}
+
+int rmdir(const char *path)
+{
+	static int (*f)(const char *);
+
+	if (!f)
+		f = (int (*)(const char *))fault_real("rmdir");
+	fault_hit("unlink", AT_FDCWD, path);
+	return f(path);
 }

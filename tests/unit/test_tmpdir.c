@@ -91,6 +91,34 @@ static void test_sweep(void)
 	free(live);
 }
 
+/* Deeper than any path can name (300 levels of 100 bytes: 30 KB), with
+ * a symlink to outside at the bottom: removed whole, by descriptors,
+ * and the symlink's target stays. */
+static void test_remove_deep(void)
+{
+	char top[4096], name[101], target[4096];
+	int fd, sub;
+
+	snprintf(top, sizeof(top), "%s/deep", base);
+	snprintf(target, sizeof(target), "%s/outside", base);
+	memset(name, 'n', 100);
+	name[100] = '\0';
+	KH_CHECK(mkdir(top, 0700) == 0);
+	fd = open(top, O_RDONLY | O_DIRECTORY);
+	KH_CHECK(fd >= 0);
+	for (int i = 0; i < 300 && fd >= 0; i++) {
+		KH_CHECK(mkdirat(fd, name, 0700) == 0);
+		sub = openat(fd, name, O_RDONLY | O_DIRECTORY);
+		close(fd);
+		fd = sub;
+	}
+	KH_CHECK(fd >= 0 && symlinkat(target, fd, "out") == 0);
+	if (fd >= 0)
+		close(fd);
+	KH_CHECK(kh_tmpdir_remove(top) == 0);
+	KH_CHECK(!exists("%s/%s", "deep") && exists("%s/%s", "outside/keep"));
+}
+
 static void test_remove_and_watch(void)
 {
 	char path[4096];
@@ -111,6 +139,7 @@ static void test_remove_and_watch(void)
 	mk("w", 1);
 	kh_tmpdir_unlink_all();   /* no longer watched */
 	KH_CHECK(exists("%s/%s", "w"));
+	test_remove_deep();
 	KH_CHECK(kh_tmpdir_remove(base) == 0);
 }
 
