@@ -560,6 +560,9 @@ static int kh_pl_lz4(struct kh_pl_job *j)
 	size_t pos = 4, blocks = 0;
 	int ret = 0;
 
+	if (j->len < 4 || kh_le32(j->in) != KH_LZ4_LEGACY_MAGIC)
+		return kh_pl_fail(j, KH_EINVAL, "not lz4 legacy data: no "
+				  "magic");
 	for (;;) {
 		size_t left = j->len - pos;
 		uint32_t c;
@@ -856,6 +859,11 @@ int kh_payload_decompress(enum kh_payload_comp comp, const unsigned char *buf,
 	if ((unsigned)comp >= KH_PAYLOAD_NCOMP)
 		return kh_error_set(err, KH_EINVAL, name, "unknown "
 				    "compression %d", (int)comp);
+	if (!kh_pl_has_magic(comp, buf, len))
+		return kh_error_set(err, KH_EINVAL, name, "not %s data: it "
+				    "does not start with %s's magic",
+				    kh_payload_comp_name(comp),
+				    kh_payload_comp_name(comp));
 	return kh_pl_decode(buf, 0, len, comp, KH_PAYLOAD_WHOLE, name, max_out,
 			    0, p, NULL, NULL, err);
 }
