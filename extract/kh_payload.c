@@ -188,9 +188,14 @@ static int kh_pl_plausible(enum kh_payload_comp comp, const unsigned char *p,
 	case KH_PAYLOAD_BZIP2:  /* level digit, then a block or the end */
 		return n >= 10 && p[3] >= '1' && p[3] <= '9' &&
 		       (!memcmp(p + 4, bz_block, 6) || !memcmp(p + 4, bz_end, 6));
-	case KH_PAYLOAD_LZMA:   /* dictionary 2^n or 2^n + 2^(n-1) */
-		if (n < 13)
+	case KH_PAYLOAD_LZMA:
+		/* The size unknown (-1) or below liblzma's 256 GiB, and
+		 * the range coder's first byte, always 0. */
+		if (n < 14 || p[13] != 0 ||
+		    ((kh_le32(p + 5) != UINT32_MAX ||
+		      kh_le32(p + 9) != UINT32_MAX) && kh_le32(p + 9) >= 64))
 			return 0;
+		/* The dictionary: 2^n or 2^n + 2^(n-1), as lzma writes it. */
 		d = kh_le32(p + 1);
 		for (int b = 12; b < 32; b++)
 			if (d == 1u << b || (b < 31 && d == (3u << (b - 1))))
