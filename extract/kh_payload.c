@@ -157,14 +157,6 @@ static int kh_pl_has_magic(enum kh_payload_comp comp, const unsigned char *p,
 	return 0;
 }
 
-/* The compression whose magic starts p, or -1. */
-static int kh_pl_which(const unsigned char *p, size_t n)
-{
-	for (int i = 0; i < KH_PAYLOAD_NCOMP; i++)
-		if (kh_pl_has_magic(kh_pl_magics[i].comp, p, n))
-			return (int)kh_pl_magics[i].comp;
-	return -1;
-}
 
 /* Is a stream of comp at p plausible beyond its magic? Cheap checks
  * that keep the scan from trying every "BZh" or 5d 00 00 in an image. */
@@ -212,6 +204,20 @@ static int kh_pl_plausible(enum kh_payload_comp comp, const unsigned char *p,
 		return n >= 6 && !(p[4] & 0x08);
 	}
 	return 0;
+}
+
+/* The compression whose magic starts p, or -1; with plausible, only
+ * one whose header is plausible too. */
+static int kh_pl_which(const unsigned char *p, size_t n, int plausible)
+{
+	for (int i = 0; i < KH_PAYLOAD_NCOMP; i++) {
+		enum kh_payload_comp c = kh_pl_magics[i].comp;
+
+		if (kh_pl_has_magic(c, p, n) &&
+		    (!plausible || kh_pl_plausible(c, p, n)))
+			return (int)c;
+	}
+	return -1;
 }
 
 /* ---- One decompression job: input, growing output, messages. */
@@ -892,7 +898,8 @@ enum kh_payload_where kh_payload_kind(const unsigned char *buf, size_t len)
 		return KH_PAYLOAD_ZBOOT;
 	if (kh_pl_is_bzimage(buf, len))
 		return KH_PAYLOAD_BZIMAGE;
-	if (kh_pl_which(buf, len) >= 0)
+	/* Plausible too: a text file that starts "BZh" is no bzip2 file. */
+	if (kh_pl_which(buf, len, 1) >= 0)
 		return KH_PAYLOAD_WHOLE;
 	return KH_PAYLOAD_SCAN;
 }
@@ -965,7 +972,7 @@ static int kh_pl_bzimage(struct kh_payload_iter *it, struct kh_payload *p,
 				    "lies: a payload of %" PRIu64 " bytes at "
 				    "offset %" PRIu64 " does not fit in the "
 				    "file (%zu bytes)", plen, start, it->len);
-	comp = kh_pl_which(b + start, (size_t)plen);
+	comp = kh_pl_which(b + start, (size_t)plen, 0);
 	if (comp < 0)
 		return kh_error_set(err, KH_EINVAL, it->name, "unknown "
 				    "compression in bzImage payload at offset "
@@ -1144,7 +1151,7 @@ int kh_payload_next(struct kh_payload_iter *it, struct kh_payload *p,
 		case KH_PAYLOAD_WHOLE:
 			ret = kh_pl_decode(it->buf, 0, it->len,
 					   (enum kh_payload_comp)kh_pl_which(
-						   it->buf, it->len),
+						   it->buf, it->len, 1),
 					   KH_PAYLOAD_WHOLE, it->name,
 					   it->lim.max_out, 0, p, NULL, NULL,
 					   err);

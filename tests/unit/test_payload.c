@@ -650,6 +650,19 @@ static void test_scan_bounds(void)
 	KH_CHECK(ret == 0 && got == 2);
 	kh_payload_iter_free(it);
 
+	/* A text that starts like a bzip2 or lzma file is none. */
+	{
+		static const char t1[] = "BZh, said the text, not bzip2 data";
+		static const char t2[] = "]\0\0 not lzma either, past its magic";
+		struct buf b1 = { (unsigned char *)t1, sizeof(t1) };
+		struct buf b2 = { (unsigned char *)t2, sizeof(t2) };
+
+		KH_CHECK(kh_payload_kind(b1.p, b1.len) == KH_PAYLOAD_SCAN);
+		KH_CHECK(kh_payload_kind(b2.p, b2.len) == KH_PAYLOAD_SCAN);
+		KH_CHECK(first(&b1, KH_PAYLOAD_MAX_OUT, &p, &err) == 0);
+		KH_CHECK(first(&b2, KH_PAYLOAD_MAX_OUT, &p, &err) == 0);
+	}
+
 	/* Pure noise: nothing, and no error. */
 	{
 		struct buf none = { (unsigned char *)"", 0 };
