@@ -15,7 +15,8 @@
  *     name at 24 ("gzip", "zstd"; 6.1-era kernels also "lzma",
  *     "xzkern", "lzo", "lz4", "zstd22").
  *   - a file that is compressed as a whole (Image.gz, .ko.xz, .ko.zst,
- *     .ko.gz): one of the magics below at offset 0.
+ *     .ko.gz): one of the magics below at offset 0, with a plausible
+ *     header (the same cheap checks as the scan's).
  *   - anything else: a scan for the magics, as the kernel's
  *     scripts/extract-ikconfig does (gzip 1f8b08, xz fd377a585a00,
  *     bzip2 "BZh", lzma 5d0000, lzo 894c5a, lz4 02214c18, zstd
@@ -105,7 +106,8 @@ const char *kh_payload_comp_name(enum kh_payload_comp comp);
 const char *kh_payload_where_name(enum kh_payload_where where);
 
 /* What the file's format says: BZIMAGE, ZBOOT or WHOLE, or SCAN when
- * no header names a payload. Looks at magics only, validates nothing. */
+ * no header names a payload. Looks at magics (and for WHOLE the
+ * stream header's plausibility); validates no offset or length. */
 enum kh_payload_where kh_payload_kind(const unsigned char *buf, size_t len);
 
 struct kh_payload_iter;
