@@ -8,7 +8,10 @@ DESTDIR ?=
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := liblzma libarchive libcrypto libxxhash
+PKGS := liblzma libarchive libcrypto libxxhash zlib liblz4 libzstd lzo2
+# The decompressors of extract/kh_payload.c. libbz2 has no .pc file on
+# Debian 12 (libbz2-dev ships only the header and libbz2.so): linked by name.
+KH_PAYLOAD_LIBS := $(shell $(PKG_CONFIG) --libs zlib liblz4 libzstd lzo2 2>/dev/null) -lbz2
 
 # libarchive and libcrypto are dlopen'ed when first needed (lib/kh_dl.h:
 # a no-op `gen` needs neither, and loading them cost it ~4 ms), by the
@@ -47,15 +50,17 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral -Wvla
 CFLAGS ?= -O2 -g
 KH_CFLAGS := -std=c11 -D_GNU_SOURCE -DKH_VERSION='"$(VERSION)"' \
-	-Ilib -Igen -Imanifest -Ikernel -Icli $(WARN) $(SANFLAGS) $(KH_DL_DEFS) \
+	-Ilib -Igen -Imanifest -Ikernel -Iextract -Icli $(WARN) $(SANFLAGS) $(KH_DL_DEFS) \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-KH_LDLIBS := $(shell $(PKG_CONFIG) --libs liblzma libxxhash 2>/dev/null) -ldl -lpthread
-KH_TEST_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -ldl -lpthread
+KH_LDLIBS := $(shell $(PKG_CONFIG) --libs liblzma libxxhash 2>/dev/null) \
+	$(KH_PAYLOAD_LIBS) -ldl -lpthread
+KH_TEST_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lbz2 -ldl -lpthread
 KH_LDFLAGS := $(SANFLAGS)
 
 # Library modules: everything but the front end. kernel/ also holds
 # kernel-side sources (built by Kbuild, not here): only its kh_*.c are ours.
-LIB_SRC := $(wildcard lib/*.c gen/*.c manifest/*.c kernel/kh_*.c)
+# extract/ reads kernel images on the host.
+LIB_SRC := $(wildcard lib/*.c gen/*.c manifest/*.c kernel/kh_*.c extract/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
