@@ -17,7 +17,17 @@
 #   kt_prune         remove cache entries that no current key names (keys of
 #                    the installed /usr/src/linux-source-*.tar.xz).
 #
-# VERSION is 6.1 or 6.12 (any version with /usr/src/linux-source-VERSION.tar.xz).
+#   kt_tarball VERSION   echo the path of linux-source-VERSION's tarball,
+#                    fetching it first if the package is not installed.
+#   kt_pkgver VERSION    echo the Debian version of that tarball's package.
+#
+# VERSION is a line with a Debian linux-source-VERSION package: 6.1 and 6.12
+# come installed (scripts/deps test); 5.10, 7.2 and 7.3 live in other suites
+# of the same mirror and are fetched (kt_fetch, below) without installing
+# anything: a private apt directory whose sources reuse the URI and
+# Signed-By of the machine's own Debian entry with the suite changed, then
+# `apt-get download` and `dpkg -x` into $KHEADERS_CACHE/src/.  No host name
+# is written here: it is read from the apt configuration at run time.
 # All functions return non-zero and say why on stderr on failure.
 #
 # Cache layout (all under $KHEADERS_CACHE):
@@ -25,6 +35,9 @@
 #   KEY/src KEY/obj         finished O= build (KEY/.kt-stamp inside)
 #   KEY.lock                flock(1) lock held while KEY is being built
 #   KEY.log                 make output of the last build of KEY
+#   src/linux-source-VERSION_PKGVER/   a fetched package, `dpkg -x`ed
+#                           (.kt-stamp inside; src/.lock while fetching)
+#   apt/                    the private apt directory of the fetches
 #   .tmp.KEY.PID/           a build in progress (or left by a killed one)
 #
 # The key holds the exact Debian version of linux-source-VERSION, so a
@@ -50,13 +63,148 @@ kt__die() {
 	return 1
 }
 
-# kt__pkgver VERSION: the installed linux-source-VERSION version, file-name safe.
+# Lines that are not in the machine's suites: the suite that carries each,
+# and which of the machine's Debian URIs serves it (debian or security).
+declare -A KT_SUITE=([5.10]=bullseye-security [7.2]=sid [7.3]=trixie-backports)
+declare -A KT_ARCHIVE=([5.10]=security [7.2]=debian [7.3]=debian)
+
+# kt__file_safe STRING: STRING with characters unsafe in a file name replaced.
+kt__file_safe() {
+	printf '%s\n' "$1" | tr -c 'A-Za-z0-9.+_~\n-' '_'
+}
+
+# kt__fetched VERSION: echo the directory of the newest finished fetch of
+# linux-source-VERSION, or fail if there is none.
+kt__fetched() {
+	local d best= bv= v
+	for d in "$KT_CACHE/src/linux-source-$1_"*/; do
+		[ -f "$d.kt-stamp" ] || continue
+		v=$(sed -n 's/^version=//p' "$d.kt-stamp")
+		if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$bv"; then
+			best=${d%/}
+			bv=$v
+		fi
+	done
+	[ -n "$best" ] && echo "$best"
+}
+
+# kt_pkgver VERSION: the Debian version of linux-source-VERSION: the
+# installed package's, else the fetched one's (fetching it if needed).
+kt_pkgver() {
+	local v d
+	if v=$(dpkg-query -W -f='${db:Status-Abbrev} ${Version}' "linux-source-$1" 2>/dev/null) &&
+		[ "${v:0:3}" = "ii " ]; then
+		echo "${v#ii  }"
+		return 0
+	fi
+	d=$(kt__fetched "$1") || d=$(kt_fetch "$1") || return 1
+	sed -n 's/^version=//p' "$d/.kt-stamp"
+}
+
+# kt__pkgver VERSION: kt_pkgver, file-name safe (the key's part).
 kt__pkgver() {
 	local v
-	v=$(dpkg-query -W -f='${Version}' "linux-source-$1" 2>/dev/null) ||
-		{ kt__die "package linux-source-$1 is not installed (scripts/deps test)"; return 1; }
+	v=$(kt_pkgver "$1") || return 1
 	[ -n "$v" ] || { kt__die "package linux-source-$1 has no version"; return 1; }
 	printf '%s\n' "$v" | tr -c 'A-Za-z0-9.+_\n-' '_'
+}
+
+kt_tarball() {
+	local d
+	if [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "linux-source-$1" 2>/dev/null)" = "ii " ]; then
+		echo "/usr/src/linux-source-$1.tar.xz"
+		return 0
+	fi
+	d=$(kt__fetched "$1") || d=$(kt_fetch "$1") || return 1
+	echo "$d/usr/src/linux-source-$1.tar.xz"
+}
+
+# kt__apt_uris: print "debian URI SIGNED-BY" and "security URI SIGNED-BY"
+# (SIGNED-BY may be empty) for the machine's own Debian entries, read from
+# its deb822 sources (the main suite's entry, and the -security one).
+kt__apt_uris() {
+	local parts
+	parts=$(apt-config shell D Dir::Etc::sourceparts/d | sed -n "s/^D='\(.*\)'$/\1/p")
+	[ -n "$parts" ] || parts=/etc/apt/sources.list.d/
+	awk '
+	function flush() {
+		if (uris != "" && types ~ /(^| )deb( |$)/ && enabled != "no") {
+			n = split(suites, s, " ")
+			for (i = 1; i <= n; i++) {
+				kind = s[i] ~ /-security$/ ? "security" : \
+					s[i] ~ /-(updates|backports|proposed-updates)$/ ? "" : "debian"
+				if (kind != "" && !(kind in seen)) {
+					split(uris, u, " ")
+					print kind, u[1], signed
+					seen[kind] = 1
+				}
+			}
+		}
+		uris = suites = signed = types = enabled = ""
+	}
+	/^[ \t]*#/ { next }
+	/^[ \t]*$/ { flush(); next }
+	{
+		key = tolower($1); sub(/:$/, "", key)
+		val = $0; sub(/^[^:]*:[ \t]*/, "", val)
+		if (key == "uris") uris = val
+		else if (key == "suites") suites = val
+		else if (key == "signed-by") signed = val
+		else if (key == "types") types = val
+		else if (key == "enabled") enabled = tolower(val)
+	}
+	END { flush() }' "$parts"*.sources 2>/dev/null
+}
+
+# kt_fetch VERSION: download linux-source-VERSION from the suite of
+# KT_SUITE and unpack it into $KT_CACHE/src/linux-source-VERSION_PKGVER;
+# echo that directory.  Under src/.lock; tmp + stamp + rename.
+kt_fetch() {
+	local ver=$1
+	[ -n "${KT_SUITE[$ver]+x}" ] ||
+		{ kt__die "linux-source-$ver: not installed, and no known suite carries it (known: ${!KT_SUITE[*]})"; return 1; }
+	mkdir -p "$KT_CACHE/src" || { kt__die "cannot create $KT_CACHE/src"; return 1; }
+	(
+		exec 9>"$KT_CACHE/src/.lock" || exit 1
+		flock 9 || exit 1
+		kt__fetched "$ver" && exit 0
+		kt__fetch_locked "$ver"
+	)
+}
+
+kt__fetch_locked() {
+	local ver=$1 suite=${KT_SUITE[$1]} want=${KT_ARCHIVE[$1]} apt kind uri signed
+	local line= tmp deb pv final
+	apt=$KT_CACHE/apt
+	while read -r kind uri signed; do
+		[ "$kind" = "$want" ] || continue
+		line="deb${signed:+ [signed-by=$signed]} $uri $suite main"
+	done < <(kt__apt_uris)
+	[ -n "$line" ] || { kt__die "no $want entry in the machine's apt sources (deb822 *.sources) to fetch $suite from"; return 1; }
+	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/parts" "$apt/dl" || return 1
+	rm -f "$apt/parts/"* "$apt/dl/"*
+	printf '%s\n' "$line" >"$apt/$suite.list"
+	local opts=(-o "Dir::Etc::SourceList=$apt/$suite.list" -o "Dir::Etc::SourceParts=$apt/parts"
+		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache"
+		-o APT::Get::List-Cleanup=0 -o APT::Sandbox::User=root -q)
+	echo "kernel-trees: fetching linux-source-$ver from $suite" >&2
+	apt-get "${opts[@]}" update >&2 ||
+		{ kt__die "apt-get update of $suite failed (line: $line)"; return 1; }
+	( cd "$apt/dl" && apt-get "${opts[@]}" download "linux-source-$ver" >&2 ) ||
+		{ kt__die "apt-get download linux-source-$ver from $suite failed"; return 1; }
+	deb=$(ls "$apt/dl/linux-source-${ver}_"*.deb 2>/dev/null | head -n1)
+	[ -f "$deb" ] || { kt__die "apt-get download left no linux-source-$ver .deb"; return 1; }
+	pv=$(dpkg-deb -f "$deb" Version) || { kt__die "$deb: no version"; return 1; }
+	final=$KT_CACHE/src/linux-source-${ver}_$(kt__file_safe "$pv")
+	tmp=$KT_CACHE/src/.tmp.${final##*/}.$BASHPID
+	rm -rf "$KT_CACHE/src/.tmp.${final##*/}."* "$final"
+	dpkg -x "$deb" "$tmp" && [ -f "$tmp/usr/src/linux-source-$ver.tar.xz" ] &&
+		printf 'package=linux-source-%s\nversion=%s\nsuite=%s\nfetched=%s\n' \
+			"$ver" "$pv" "$suite" "$(date -u '+%F %T')" >"$tmp/.kt-stamp" &&
+		sync -f "$tmp" && mv -T "$tmp" "$final" ||
+		{ rm -rf "$tmp" "$deb"; kt__die "unpacking $deb failed"; return 1; }
+	rm -f "$deb"
+	echo "$final"
 }
 
 kt_key() {
@@ -85,7 +233,8 @@ kt__make() {
 
 # kt__unpack VERSION DIR: unpack the Debian source tarball into DIR.
 kt__unpack() {
-	local tarball=/usr/src/linux-source-$1.tar.xz
+	local tarball
+	tarball=$(kt_tarball "$1") || return 1
 	[ -r "$tarball" ] || { kt__die "$tarball: not found (scripts/deps test)"; return 1; }
 	mkdir -p "$2" &&
 		xz -T0 -dc "$tarball" | tar -x -C "$2" --strip-components=1 &&
@@ -110,7 +259,7 @@ kt__build() {
 	local ver=$1 flavour=$2 tmp=$3 final=$4 log=$5 jobs
 	jobs=$(nproc 2>/dev/null || echo 2)
 	{
-		echo "== $(date -u '+%F %T') linux-source-$ver $(dpkg-query -W -f='${Version}' "linux-source-$ver") $flavour"
+		echo "== $(date -u '+%F %T') linux-source-$ver $(kt_pkgver "$ver") $flavour"
 		if [ "$flavour" = intree ]; then
 			echo "== unpack" && kt__unpack "$ver" "$tmp" &&
 				echo "== make $KT_CONFIG" && kt__make "$tmp" "$KT_CONFIG" &&
@@ -157,7 +306,7 @@ kt__ensure() {
 		fi
 		{
 			echo "key=$key"
-			echo "package=linux-source-$ver $(dpkg-query -W -f='${Version}' "linux-source-$ver")"
+			echo "package=linux-source-$ver $(kt_pkgver "$ver")"
 			echo "arch=$KT_ARCH config=$KT_CONFIG flavour=$flavour recipe=$KT_RECIPE"
 			echo "built=$(date -u '+%F %T') seconds=$(($(date +%s) - start))"
 		} >"$tmp/.kt-stamp" && sync -f "$tmp" && mv -T "$tmp" "$final" ||
@@ -196,9 +345,12 @@ kt_use_lock() {
 
 kt_prune() {
 	local keep=() e k v f
-	for v in /usr/src/linux-source-*.tar.xz; do
-		v=${v#/usr/src/linux-source-}
-		v=${v%.tar.xz}
+	for v in /usr/src/linux-source-*.tar.xz "$KT_CACHE"/src/linux-source-*_*/.kt-stamp; do
+		[ -e "$v" ] || continue
+		case $v in
+		/usr/src/*) v=${v#/usr/src/linux-source-}; v=${v%.tar.xz} ;;
+		*) v=${v#"$KT_CACHE"/src/linux-source-}; v=${v%%_*} ;;
+		esac
 		for f in intree O; do
 			k=$(kt_key "$v" "$f" 2>/dev/null) && keep+=("$k")
 		done

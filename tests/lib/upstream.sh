@@ -2,7 +2,8 @@
 #
 # up_script VERSION   prints the path of linux-source-VERSION's
 #                     kernel/gen_kheaders.sh, extracted once into the
-#                     test cache (keyed by the package version).
+#                     test cache (keyed by the package version; the
+#                     package installed or fetched, tests/lib/kernel-trees.sh).
 # up_run SCRIPT SRCTREE OBJTREE TS OUT
 #                     runs SCRIPT the way Kbuild does (cwd = objtree,
 #                     SRCARCH/XZ/srctree/building_out_of_srctree in the
@@ -10,17 +11,17 @@
 KH_CACHE=${KHEADERS_CACHE:-/var/tmp/kheaders-cache}
 
 up_script() {
-	local v=$1 pv dir
-	pv=$(dpkg-query -W -f='${Version}' "linux-source-$v" 2>/dev/null) || {
-		echo "linux-source-$v is not installed (run scripts/deps test)" >&2
+	local v=$1 pv dir tarball
+	declare -F kt_pkgver >/dev/null || . "$(dirname "${BASH_SOURCE[0]}")/kernel-trees.sh"
+	pv=$(kt_pkgver "$v") && tarball=$(kt_tarball "$v") || {
+		echo "linux-source-$v: neither installed nor fetched (run scripts/deps test)" >&2
 		return 1; }
 	dir="$KH_CACHE/scripts/$v-$pv"
 	if [ ! -f "$dir/gen_kheaders.sh" ]; then
 		mkdir -p "$dir" || return 1
-		tar -xJf "/usr/src/linux-source-$v.tar.xz" -O \
-			"linux-source-$v/kernel/gen_kheaders.sh" \
-			> "$dir/gen_kheaders.sh.tmp" || return 1
-		mv "$dir/gen_kheaders.sh.tmp" "$dir/gen_kheaders.sh"
+		tar -xJf "$tarball" -O "linux-source-$v/kernel/gen_kheaders.sh" \
+			> "$dir/gen_kheaders.sh.tmp.$$" || { rm -f "$dir/gen_kheaders.sh.tmp.$$"; return 1; }
+		mv "$dir/gen_kheaders.sh.tmp.$$" "$dir/gen_kheaders.sh"
 	fi
 	echo "$dir/gen_kheaders.sh"
 }
