@@ -50,17 +50,17 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral -Wvla
 CFLAGS ?= -O2 -g
 KH_CFLAGS := -std=c11 -D_GNU_SOURCE -DKH_VERSION='"$(VERSION)"' \
-	-Ilib -Igen -Imanifest -Ikernel -Iextract -Icli $(WARN) $(SANFLAGS) $(KH_DL_DEFS) \
+	-I. $(WARN) $(SANFLAGS) $(KH_DL_DEFS) \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 KH_LDLIBS := $(shell $(PKG_CONFIG) --libs liblzma libxxhash 2>/dev/null) \
 	$(KH_PAYLOAD_LIBS) -ldl -lpthread
 KH_TEST_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lbz2 -ldl -lpthread
 KH_LDFLAGS := $(SANFLAGS)
 
-# Library modules: everything but the front end. kernel/ also holds
-# kernel-side sources (built by Kbuild, not here): only its kh_*.c are ours.
-# extract/ reads kernel images on the host.
-LIB_SRC := $(wildcard lib/*.c gen/*.c manifest/*.c kernel/kh_*.c extract/*.c)
+# Library modules: everything but the front end, one folder per layer
+# (README, Architecture; tests/t-layers.sh checks the rule). kernel/
+# holds the kernel module only, built by Kbuild, not here.
+LIB_SRC := $(wildcard lib/*.c gen/*.c manifest/*.c extract/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)

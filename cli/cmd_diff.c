@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kh_archive_read.h"
-#include "kh_cli.h"
-#include "kh_diff.h"
-#include "kh_hash.h"
-#include "kh_manifest.h"
+#include "manifest/kh_archive_read.h"
+#include "cli/kh_cli.h"
+#include "manifest/kh_diff.h"
+#include "lib/kh_hash.h"
+#include "manifest/kh_manifest.h"
 
 #define KH_DIFF_EXIT_DIFF 1
 #define KH_DIFF_EXIT_TROUBLE 2

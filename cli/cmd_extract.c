@@ -9,11 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kh_cli.h"
-#include "kh_extract.h"
-#include "kh_hash.h"
-#include "kh_image.h"
-#include "kh_xverify.h"
+#include "cli/kh_cli.h"
+#include "extract/kh_extract.h"
+#include "lib/kh_hash.h"
+#include "extract/kh_image.h"
+#include "extract/kh_xverify.h"
 
 static const char kh_extract_usage[] =
 	"Usage: kheaders extract [OPTION]... [SOURCE] DIR\n"

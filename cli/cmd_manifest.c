@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kh_afile.h"
-#include "kh_archive_read.h"
-#include "kh_cli.h"
-#include "kh_manifest.h"
+#include "lib/kh_afile.h"
+#include "manifest/kh_archive_read.h"
+#include "cli/kh_cli.h"
+#include "manifest/kh_manifest.h"
 
 static const char kh_manifest_usage[] =
 	"Usage: kheaders manifest [-o FILE] ARCHIVE\n"

@@ -10,13 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kh_archive_read.h"
-#include "kh_blocks.h"
-#include "kh_cli.h"
-#include "kh_file.h"
-#include "kh_gen.h"
-#include "kh_manifest.h"
-#include "kh_verify.h"
+#include "manifest/kh_archive_read.h"
+#include "gen/kh_blocks.h"
+#include "cli/kh_cli.h"
+#include "lib/kh_file.h"
+#include "gen/kh_gen.h"
+#include "manifest/kh_manifest.h"
+#include "manifest/kh_verify.h"
 
 #define KH_VERIFY_EXIT_DIFF 1
 #define KH_VERIFY_EXIT_TROUBLE 2

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "kh_error.h"
+#include "lib/kh_error.h"
 
 #define KH_EXIT_OK 0
 #define KH_EXIT_ERROR 1

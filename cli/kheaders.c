@@ -8,11 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kh_afile.h"
-#include "kh_bcache.h"
-#include "kh_cli.h"
-#include "kh_dl.h"
-#include "kh_tmpdir.h"
+#include "lib/kh_afile.h"
+#include "gen/kh_bcache.h"
+#include "cli/kh_cli.h"
+#include "lib/kh_dl.h"
+#include "lib/kh_tmpdir.h"
 
 #ifndef KH_VERSION
 #define KH_VERSION "unknown"

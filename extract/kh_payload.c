@@ -1,6 +1,6 @@
 /* kh_payload: compressed payloads of kernel images (see kh_payload.h). */
 #define ZLIB_CONST
-#include "kh_payload.h"
+#include "extract/kh_payload.h"
 
 #include <bzlib.h>
 #include <inttypes.h>
@@ -17,7 +17,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-#include "kh_file.h"
+#include "lib/kh_file.h"
 
 /* ---- Layouts. */
 

@@ -47,7 +47,7 @@
 
 #include <stddef.h>
 
-#include "kh_error.h"
+#include "lib/kh_error.h"
 
 #define KH_PAYLOAD_MAX_OUT ((size_t)1 << 30)    /* one decompressed payload */
 #define KH_PAYLOAD_MAX_SCAN ((size_t)2 << 30)   /* bytes in+out over a scan */

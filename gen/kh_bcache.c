@@ -1,5 +1,5 @@
 /* kh_bcache: the compressed block cache (see kh_bcache.h). */
-#include "kh_bcache.h"
+#include "gen/kh_bcache.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kh_file.h"
+#include "lib/kh_file.h"
 
 #define KH_BCACHE_INDEX_MAGIC "kheaders-bcache 1"
 #define KH_BCACHE_INDEX "index"

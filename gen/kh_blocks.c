@@ -1,5 +1,5 @@
 /* kh_blocks: content-defined block boundaries (see kh_blocks.h). */
-#include "kh_blocks.h"
+#include "gen/kh_blocks.h"
 
 #include <stdlib.h>
 #include <string.h>

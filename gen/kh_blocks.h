@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kh_error.h"
+#include "lib/kh_error.h"
 
 /* The window around the target block size T: [T - T/4, T + T/4]. */
 #define KH_BLOCKS_MIN(t) ((t) - (t) / 4)

@@ -1,5 +1,5 @@
 /* kh_depfile: Make dependency files (see kh_depfile.h). */
-#include "kh_depfile.h"
+#include "gen/kh_depfile.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kh_afile.h"
-#include "kh_file.h"
+#include "lib/kh_afile.h"
+#include "lib/kh_file.h"
 
 /* Characters Make splits or comments at: written after a backslash. */
 static int kh_depfile_special(char c)

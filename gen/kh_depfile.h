@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "kh_error.h"
+#include "lib/kh_error.h"
 
 int kh_depfile_write(const char *path, const char *target,
 		     const char *const *inputs, size_t n,

@@ -1,5 +1,5 @@
 /* kh_dirs: the previous run's directory records (see kh_dirs.h). */
-#include "kh_dirs.h"
+#include "gen/kh_dirs.h"
 
 #include <stdlib.h>
 #include <string.h>

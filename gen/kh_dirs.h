@@ -11,8 +11,8 @@
 
 #include <stdint.h>
 
-#include "kh_state.h"
-#include "kh_walk.h"
+#include "gen/kh_state.h"
+#include "gen/kh_walk.h"
 
 struct kh_dirs;
 

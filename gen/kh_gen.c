@@ -10,7 +10,7 @@
  * Before any of that, the skip check: walk and stat, compare with the
  * state of the last run, and hash again only what stat cannot vouch for.
  */
-#include "kh_gen.h"
+#include "gen/kh_gen.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,21 +24,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kh_afile.h"
-#include "kh_bcache.h"
-#include "kh_depfile.h"
-#include "kh_dirs.h"
-#include "kh_file.h"
-#include "kh_reader.h"
-#include "kh_state.h"
-#include "kh_stub.h"
-#include "kh_tarorder.h"
-#include "kh_tarw.h"
-#include "kh_time.h"
-#include "kh_walk.h"
-#include "kh_xzblk.h"
-#include "kh_xzbw.h"
-#include "kh_xzw.h"
+#include "lib/kh_afile.h"
+#include "gen/kh_bcache.h"
+#include "gen/kh_depfile.h"
+#include "gen/kh_dirs.h"
+#include "lib/kh_file.h"
+#include "gen/kh_reader.h"
+#include "gen/kh_state.h"
+#include "gen/kh_stub.h"
+#include "lib/kh_tarorder.h"
+#include "gen/kh_tarw.h"
+#include "lib/kh_time.h"
+#include "gen/kh_walk.h"
+#include "gen/kh_xzblk.h"
+#include "gen/kh_xzbw.h"
+#include "gen/kh_xzw.h"
 
 static int kh_gen_afile_write(void *ctx, const void *buf, size_t len,
 			      struct kh_error *err)

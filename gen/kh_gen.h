@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kh_afile.h"
-#include "kh_error.h"
+#include "lib/kh_afile.h"
+#include "lib/kh_error.h"
 
 /* What gen knows of its run that a manifest states as facts: the trees
  * and the options as recorded in the state ("mtime=...", "arch=..."). */

@@ -1,5 +1,5 @@
 /* kh_reader: parallel reading and stripping (see kh_reader.h). */
-#include "kh_reader.h"
+#include "gen/kh_reader.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kh_strip.h"
-#include "kh_time.h"
+#include "gen/kh_strip.h"
+#include "lib/kh_time.h"
 
 /* How far workers may run ahead of the writer, in entries: enough to
  * keep them busy while the compressor catches up, bounded memory. */

@@ -1,5 +1,5 @@
 /* kh_state: the state file of the skip logic (see kh_state.h). */
-#include "kh_state.h"
+#include "gen/kh_state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kh_afile.h"
-#include "kh_file.h"
+#include "lib/kh_afile.h"
+#include "lib/kh_file.h"
 
 /* Bytes that would break a space-separated line, and '%' itself. */
 static int kh_state_plain(unsigned char c)

@@ -35,8 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kh_error.h"
-#include "kh_hash.h"
+#include "lib/kh_error.h"
+#include "lib/kh_hash.h"
 
 #define KH_STATE_MAGIC "kheaders-state"
 #define KH_STATE_VERSION 2

@@ -8,7 +8,7 @@
  * resumes at p + 1. Both q and the next "SPDX" only move forward as p
  * does, so one pass with two cached look-aheads is linear.
  */
-#include "kh_strip.h"
+#include "gen/kh_strip.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* kh_stub: generation of the .incbin stub (see kh_stub.h). */
-#include "kh_stub.h"
+#include "gen/kh_stub.h"
 
 #include <stdio.h>
 #include <stdlib.h>

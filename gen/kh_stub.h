@@ -12,8 +12,8 @@
 
 #include <stddef.h>
 
-#include "kh_error.h"
-#include "kh_ikhd.h"
+#include "lib/kh_error.h"
+#include "lib/kh_ikhd.h"
 
 /* Build the stub text for an .incbin of path (as the assembler will
  * resolve it: relative to its working directory or -I paths). *out is

@@ -1,12 +1,12 @@
 /* kh_tarw: GNU tar stream through libarchive (see kh_tarw.h). */
-#include "kh_tarw.h"
+#include "gen/kh_tarw.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kh_dl.h"
+#include "lib/kh_dl.h"
 
 /* Offsets in a ustar/GNU header block. */
 #define KH_TAR_NAME 0

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kh_error.h"
-#include "kh_sink.h"
+#include "lib/kh_error.h"
+#include "lib/kh_sink.h"
 
 /* GNU tar's default record: 20 blocks of 512 bytes. */
 #define KH_TAR_BLOCK 512

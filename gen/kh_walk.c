@@ -1,6 +1,6 @@
 /* kh_walk: header selection (see kh_walk.h). */
-#include "kh_walk.h"
-#include "kh_time.h"
+#include "gen/kh_walk.h"
+#include "lib/kh_time.h"
 
 #include <dirent.h>
 #include <errno.h>

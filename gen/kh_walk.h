@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "kh_error.h"
+#include "lib/kh_error.h"
 
 enum kh_walk_type {
 	KH_WALK_FILE = 1,

@@ -1,5 +1,5 @@
 /* kh_xzblk: .xz blocks and the stream around them (see kh_xzblk.h). */
-#include "kh_xzblk.h"
+#include "gen/kh_xzblk.h"
 
 #include <lzma.h>
 #include <stdio.h>

@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kh_error.h"
-#include "kh_sink.h"
+#include "lib/kh_error.h"
+#include "lib/kh_sink.h"
 
 /* Longest kh_xzblk_describe text. */
 #define KH_XZBLK_DESCRIBE_MAX 112

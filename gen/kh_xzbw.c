@@ -1,13 +1,13 @@
 /* kh_xzbw: parallel, cached block compression (see kh_xzbw.h). */
-#include "kh_xzbw.h"
+#include "gen/kh_xzbw.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kh_blocks.h"
-#include "kh_hash.h"
-#include "kh_xzblk.h"
+#include "gen/kh_blocks.h"
+#include "lib/kh_hash.h"
+#include "gen/kh_xzblk.h"
 
 enum { KH_XZBW_QUEUED, KH_XZBW_RUNNING, KH_XZBW_DONE };
 

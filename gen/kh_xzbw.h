@@ -20,9 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kh_bcache.h"
-#include "kh_error.h"
-#include "kh_sink.h"
+#include "gen/kh_bcache.h"
+#include "lib/kh_error.h"
+#include "lib/kh_sink.h"
 
 #define KH_XZBW_MAX_THREADS 64
 

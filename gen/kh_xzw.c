@@ -1,5 +1,5 @@
 /* kh_xzw: liblzma stream encoder as a sink (see kh_xzw.h). */
-#include "kh_xzw.h"
+#include "gen/kh_xzw.h"
 
 #include <lzma.h>
 #include <stdlib.h>

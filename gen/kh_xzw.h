@@ -9,8 +9,8 @@
 
 #include <stdint.h>
 
-#include "kh_error.h"
-#include "kh_sink.h"
+#include "lib/kh_error.h"
+#include "lib/kh_sink.h"
 
 #define KH_XZ_PRESET 6
 

@@ -1,5 +1,5 @@
 /* kh_afile: atomic output files (see kh_afile.h). */
-#include "kh_afile.h"
+#include "lib/kh_afile.h"
 
 #include <errno.h>
 #include <dirent.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kh_file.h"
+#include "lib/kh_file.h"
 
 /* Few outputs exist at once (archive, stub, later state and manifest). */
 #define KH_AFILE_SLOTS 16

@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#include "kh_error.h"
+#include "lib/kh_error.h"
 
 struct kh_afile;
 

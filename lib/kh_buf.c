@@ -1,5 +1,5 @@
 /* kh_buf: a growable text buffer (see kh_buf.h). */
-#include "kh_buf.h"
+#include "lib/kh_buf.h"
 
 #include <stdint.h>
 #include <stdio.h>

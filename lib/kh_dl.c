@@ -3,7 +3,7 @@
 #include <archive_entry.h>
 #include <openssl/evp.h>
 
-#include "kh_dl.h"
+#include "lib/kh_dl.h"
 
 #include <dlfcn.h>
 #include <pthread.h>

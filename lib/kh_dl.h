@@ -24,7 +24,7 @@
 #ifndef KH_DL_H
 #define KH_DL_H
 
-#include "kh_error.h"
+#include "lib/kh_error.h"
 
 /* Load libarchive / libcrypto and resolve every function listed below,
  * once per process (thread-safe). 0, or KH_ELIB with dlerror's text. */

@@ -1,5 +1,5 @@
 /* kh_error: formatting of library error messages (see kh_error.h). */
-#include "kh_error.h"
+#include "lib/kh_error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

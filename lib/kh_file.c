@@ -1,6 +1,6 @@
 /* kh_file: opening and reading files kheaders did not create (see
  * kh_file.h). */
-#include "kh_file.h"
+#include "lib/kh_file.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-#include "kh_error.h"
+#include "lib/kh_error.h"
 
 enum {
 	KH_FILE_NOFOLLOW = 1 << 0,   /* refuse a symlink as the last component */

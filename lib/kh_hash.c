@@ -1,5 +1,5 @@
 /* kh_hash: XXH3-128 and SHA-256 helpers (see kh_hash.h). */
-#include "kh_hash.h"
+#include "lib/kh_hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "kh_dl.h"
+#include "lib/kh_dl.h"
 
 _Static_assert(sizeof(XXH128_canonical_t) == KH_XXH128_LEN,
 	       "XXH128 digest size");

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "kh_error.h"
+#include "lib/kh_error.h"
 
 #define KH_XXH128_LEN 16
 #define KH_SHA256_LEN 32

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "kh_error.h"
+#include "lib/kh_error.h"
 
 struct kh_sink {
 	/* Consume len bytes; return 0 or a negative code with err set. */

@@ -1,7 +1,7 @@
 /* kh_tarorder: GNU tar --sort=name order on whole paths (see
  * kh_tarorder.h). gen/kh_walk.c keeps a word-at-a-time twin for its
  * sort of known-length names, checked against this one by test_walk. */
-#include "kh_tarorder.h"
+#include "lib/kh_tarorder.h"
 
 int kh_tarorder_cmp(const char *a, const char *b)
 {

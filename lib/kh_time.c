@@ -5,7 +5,7 @@
  * (days_from_civil) instead of calling mktime(), which would consult
  * the TZ variable and the host's zone files.
  */
-#include "kh_time.h"
+#include "lib/kh_time.h"
 
 #include <ctype.h>
 #include <stdio.h>

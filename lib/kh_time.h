@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "kh_error.h"
+#include "lib/kh_error.h"
 
 /* Largest mtime a GNU tar header stores in octal (11 digits). */
 #define KH_TIME_MAX INT64_C(077777777777)

@@ -7,7 +7,7 @@
  * it never leaves the tree's filesystem, and the same code is safe in
  * a signal handler. It is the one way kheaders removes a tree.
  */
-#include "kh_tmpdir.h"
+#include "lib/kh_tmpdir.h"
 
 #include <dirent.h>
 #include <errno.h>

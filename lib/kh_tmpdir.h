@@ -12,7 +12,7 @@
 #ifndef KH_TMPDIR_H
 #define KH_TMPDIR_H
 
-#include "kh_error.h"
+#include "lib/kh_error.h"
 
 /* Create "<prefix>XXXXXX" (mkdtemp: mode 0700) and lock it; name is
  * what messages blame ("DIR: cannot create temporary directory ...").

@@ -1,6 +1,6 @@
 /* kh_archive_read: an archive's entries and digests (see
  * kh_archive_read.h). */
-#include "kh_archive_read.h"
+#include "manifest/kh_archive_read.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kh_dl.h"
-#include "kh_file.h"
+#include "lib/kh_dl.h"
+#include "lib/kh_file.h"
 
 /* "(standard input)" for "-": what messages call it. */
 static const char *kh_archive_name(const char *path)

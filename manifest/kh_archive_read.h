@@ -27,9 +27,9 @@
 
 #include <stddef.h>
 
-#include "kh_afile.h"
-#include "kh_error.h"
-#include "kh_manifest.h"
+#include "lib/kh_afile.h"
+#include "lib/kh_error.h"
+#include "manifest/kh_manifest.h"
 
 /* The largest tar an archive may decompress to: a kernel's headers
  * make 30 to 60 MB of tar; a small .tar.xz of a huge tar (a bomb) is

@@ -1,15 +1,15 @@
 /* kh_diff: set difference of two manifests, and unified diffs of two
  * texts (see kh_diff.h). */
-#include "kh_diff.h"
-#include "kh_tarorder.h"
+#include "manifest/kh_diff.h"
+#include "lib/kh_tarorder.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kh_buf.h"
-#include "kh_myers.h"
+#include "lib/kh_buf.h"
+#include "manifest/kh_myers.h"
 
 struct kh_diff {
 	struct kh_diff_change *v;

@@ -16,8 +16,8 @@
 
 #include <stddef.h>
 
-#include "kh_error.h"
-#include "kh_manifest.h"
+#include "lib/kh_error.h"
+#include "manifest/kh_manifest.h"
 
 enum kh_diff_kind {
 	KH_DIFF_ADDED = 0,

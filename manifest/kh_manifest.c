@@ -1,6 +1,6 @@
 /* kh_manifest: the manifest model, its mtree writer and parser (see
  * kh_manifest.h). */
-#include "kh_manifest.h"
+#include "manifest/kh_manifest.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kh_buf.h"
-#include "kh_file.h"
-#include "kh_time.h"
+#include "lib/kh_buf.h"
+#include "lib/kh_file.h"
+#include "lib/kh_time.h"
 
 #ifndef KH_VERSION
 #define KH_VERSION "unknown"

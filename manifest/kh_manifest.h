@@ -34,8 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kh_error.h"
-#include "kh_hash.h"
+#include "lib/kh_error.h"
+#include "lib/kh_hash.h"
 
 #define KH_MANIFEST_MAGIC "#mtree"
 #define KH_MANIFEST_VERSION 1

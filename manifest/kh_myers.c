@@ -17,7 +17,7 @@
  * lines against 20,000 others took 2 s, and four times that per
  * doubling.
  */
-#include "kh_myers.h"
+#include "manifest/kh_myers.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kh_error.h"
+#include "lib/kh_error.h"
 
 #define KH_MYERS_MAX_D 4096
 

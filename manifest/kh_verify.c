@@ -1,6 +1,6 @@
 /* kh_verify: an archive against a manifest or a rebuild (see
  * kh_verify.h). */
-#include "kh_verify.h"
+#include "manifest/kh_verify.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kh_archive_read.h"
-#include "kh_tmpdir.h"
+#include "manifest/kh_archive_read.h"
+#include "lib/kh_tmpdir.h"
 
 /* Digest prefix shown for an entry's content; the manifest has it all. */
 #define KH_VERIFY_SHORT_HEX 12

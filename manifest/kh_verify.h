@@ -14,9 +14,9 @@
 
 #include <stddef.h>
 
-#include "kh_error.h"
-#include "kh_gen.h"
-#include "kh_manifest.h"
+#include "lib/kh_error.h"
+#include "gen/kh_gen.h"
+#include "manifest/kh_manifest.h"
 
 enum kh_verify_kind {
 	KH_VERIFY_MISSING = 0,   /* expected, not in the archive */

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "kh_archive_read.h"
-#include "kh_manifest.h"
+#include "manifest/kh_archive_read.h"
+#include "manifest/kh_manifest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "kh_image.h"
-#include "kh_ikhd.h"
+#include "extract/kh_image.h"
+#include "lib/kh_ikhd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

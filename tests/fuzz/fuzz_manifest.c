@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "kh_manifest.h"
+#include "manifest/kh_manifest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

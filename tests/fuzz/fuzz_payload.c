@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "kh_payload.h"
+#include "extract/kh_payload.h"
 
 #define FUZZ_MAX_OUT ((size_t)4 << 20)
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "kh_state.h"
+#include "gen/kh_state.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "kh_strip.h"
+#include "gen/kh_strip.h"
 
 static size_t ref_strip(const char *in, size_t len, char *out)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "kh_time.h"
+#include "lib/kh_time.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

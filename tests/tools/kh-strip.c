@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "kh_strip.h"
+#include "gen/kh_strip.h"
 
 int main(void)
 {

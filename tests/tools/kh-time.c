@@ -5,7 +5,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "kh_time.h"
+#include "lib/kh_time.h"
 
 int main(int argc, char **argv)
 {

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kh_afile.h"
+#include "lib/kh_afile.h"
 #include "kh_test.h"
 
 static char base[] = "/tmp/kh-test-afile.XXXXXX";

@@ -25,9 +25,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kh_bcache.h"
+#include "gen/kh_bcache.h"
 #include "kh_test.h"
-#include "kh_xzblk.h"
+#include "gen/kh_xzblk.h"
 
 #define NBLK 6
 #define SETTINGS "preset0,lc4,pb0,crc64,liblzma-test"

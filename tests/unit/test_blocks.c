@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "kh_blocks.h"
+#include "gen/kh_blocks.h"
 #include "kh_test.h"
 
 #define TARGET (6u << 20)

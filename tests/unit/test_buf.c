@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kh_buf.h"
+#include "lib/kh_buf.h"
 #include "kh_test.h"
 
 static void test_buf_append(void)

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kh_extract.h"
+#include "extract/kh_extract.h"
 #include "kh_test.h"
 
 static char top[256];

@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kh_file.h"
+#include "lib/kh_file.h"
 #include "kh_test.h"
 
 static char base[] = "/tmp/kh-test-file.XXXXXX";

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kh_extract.h"
-#include "kh_image.h"
+#include "extract/kh_extract.h"
+#include "extract/kh_image.h"
 #include "kh_test.h"
 
 /* Compress n bytes of data into a fresh buffer; *len gets the size. */

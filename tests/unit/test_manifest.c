@@ -20,11 +20,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kh_diff.h"
-#include "kh_manifest.h"
-#include "kh_myers.h"
+#include "manifest/kh_diff.h"
+#include "manifest/kh_manifest.h"
+#include "manifest/kh_myers.h"
 #include "kh_test.h"
-#include "kh_verify.h"
+#include "manifest/kh_verify.h"
 
 static void test_escape(void)
 {

@@ -26,7 +26,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "kh_payload.h"
+#include "extract/kh_payload.h"
 #include "kh_test.h"
 
 struct buf {

@@ -18,11 +18,11 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "kh_archive_read.h"
-#include "kh_buf.h"
-#include "kh_dl.h"
-#include "kh_manifest.h"
-#include "kh_myers.h"
+#include "manifest/kh_archive_read.h"
+#include "lib/kh_buf.h"
+#include "lib/kh_dl.h"
+#include "manifest/kh_manifest.h"
+#include "manifest/kh_myers.h"
 #include "kh_test.h"
 
 #include <archive_entry.h>

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kh_state.h"
+#include "gen/kh_state.h"
 #include "kh_test.h"
 
 #define HEAD "kheaders-state 2\ntool t\nstarted 5\n"

@@ -10,7 +10,7 @@
  */
 #include <stdlib.h>
 
-#include "kh_strip.h"
+#include "gen/kh_strip.h"
 #include "kh_test.h"
 
 struct strip_case {

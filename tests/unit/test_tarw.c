@@ -12,7 +12,7 @@
  */
 #include <stdlib.h>
 
-#include "kh_tarw.h"
+#include "gen/kh_tarw.h"
 #include "kh_test.h"
 
 /* ustar/GNU header layout. */

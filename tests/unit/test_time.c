@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "kh_time.h"
+#include "lib/kh_time.h"
 #include "kh_test.h"
 
 struct time_ok {

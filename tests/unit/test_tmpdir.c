@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "kh_test.h"
-#include "kh_tmpdir.h"
+#include "lib/kh_tmpdir.h"
 
 static char base[] = "/tmp/kh-test-tmpdir.XXXXXX";
 

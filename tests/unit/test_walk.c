@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kh_walk.h"
-#include "kh_tarorder.h"
+#include "gen/kh_walk.h"
+#include "lib/kh_tarorder.h"
 #include "kh_test.h"
 
 static int sign(int v)

@@ -1,6 +1,6 @@
 /* kh_extract: safe, atomic unpacking of a headers archive (see
  * kh_extract.h for the rules and why). */
-#include "kh_extract.h"
+#include "extract/kh_extract.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -15,9 +15,9 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "kh_dl.h"
-#include "kh_manifest.h"
-#include "kh_tmpdir.h"
+#include "lib/kh_dl.h"
+#include "manifest/kh_manifest.h"
+#include "lib/kh_tmpdir.h"
 
 /* libarchive's own checks, on top of ours. No OWNER, PERM, XATTR, ACL
  * or FFLAGS: nothing but modes (masked by umask) and times is restored. */

@@ -20,7 +20,7 @@
 
 #include <stddef.h>
 
-#include "kh_error.h"
+#include "lib/kh_error.h"
 
 /* Where `kheaders extract` looks when no source is named, in order. */
 #define KH_IMAGE_SYSFS "/sys/kernel/kheaders.tar.xz"

@@ -1,13 +1,13 @@
 /* kh_xverify: an extraction verifier backed by a manifest (see
  * kh_xverify.h). */
-#include "kh_xverify.h"
+#include "extract/kh_xverify.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "kh_archive_read.h"
-#include "kh_hash.h"
-#include "kh_manifest.h"
+#include "manifest/kh_archive_read.h"
+#include "lib/kh_hash.h"
+#include "manifest/kh_manifest.h"
 
 struct kh_xverify {
 	char *path;                  /* the manifest, for messages */

@@ -16,8 +16,8 @@
 
 #include <stddef.h>
 
-#include "kh_error.h"
-#include "kh_extract.h"
+#include "lib/kh_error.h"
+#include "extract/kh_extract.h"
 
 struct kh_xverify;
 

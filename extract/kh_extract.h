@@ -39,8 +39,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kh_error.h"
-#include "kh_hash.h"
+#include "lib/kh_error.h"
+#include "lib/kh_hash.h"
 
 /* A real 6.x archive: about 6,500 entries and 35 MB unpacked. */
 #define KH_EXTRACT_MAX_ENTRIES 1000000ULL

@@ -1,5 +1,5 @@
 /* kh_image: locating the archive in files and images (see kh_image.h). */
-#include "kh_image.h"
+#include "extract/kh_image.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kh_file.h"
-#include "kh_ikhd.h"
+#include "lib/kh_file.h"
+#include "lib/kh_ikhd.h"
 
 /* The xz stream header starts with these six bytes; the footer ends
  * with "YZ" and is, like the header, twelve bytes long. */
