@@ -30,6 +30,7 @@ enum {
  * (the man page's BAD INPUT AND FAULTS lists them). */
 #define KH_FILE_MAX_STATE ((size_t)64 << 20)     /* OUTPUT.state */
 #define KH_FILE_MAX_INDEX ((size_t)16 << 20)     /* the block cache's index */
+#define KH_FILE_MAX_TAG ((size_t)4096)          /* the block cache's CACHEDIR.TAG */
 #define KH_FILE_MAX_MANIFEST ((size_t)256 << 20) /* an mtree manifest */
 #define KH_FILE_MAX_ARCHIVE ((size_t)1 << 30)    /* a .tar.xz read whole */
 #define KH_FILE_MAX_SMALL ((size_t)1 << 20)      /* Makefile, version.h, ... */
