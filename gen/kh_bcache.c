@@ -28,10 +28,7 @@
 #define KH_BCACHE_TMP_MAX (KH_BCACHE_NAME_LEN + KH_BCACHE_TMP_RAND + 3)
 /* Longest index line: run, key, bytes. */
 #define KH_BCACHE_LINE_MAX (20 + 1 + KH_BCACHE_HEX_LEN + 1 + 20 + 1)
-/* A tag longer than this is not ours, whatever it says. */
-#define KH_BCACHE_TAG_MAX 4096
-
-_Static_assert(sizeof(KH_BCACHE_TAG_TEXT) - 1 < KH_BCACHE_TAG_MAX,
+_Static_assert(sizeof(KH_BCACHE_TAG_TEXT) - 1 < KH_FILE_MAX_TAG,
 	       "tag text within its read limit");
 
 struct kh_bcache_ent {
@@ -321,7 +318,7 @@ static int kh_bcache_marked(int dfd, const char *dir, struct kh_error *err)
 	kh_bcache_where(dir, KH_BCACHE_TAG_NAME, where, sizeof(where));
 	ret = kh_file_read(dfd, KH_BCACHE_TAG_NAME, where,
 			   KH_FILE_NOFOLLOW | KH_FILE_REGULAR |
-			   KH_FILE_MISSING_OK, KH_BCACHE_TAG_MAX,
+			   KH_FILE_MISSING_OK, KH_FILE_MAX_TAG,
 			   "a cache directory tag", &buf, &len, &ferr);
 	if (ret < 0)
 		return kh_error_set(err, KH_EINVAL, NULL,

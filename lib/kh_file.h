@@ -30,6 +30,7 @@ enum {
  * (the man page's BAD INPUT AND FAULTS lists them). */
 #define KH_FILE_MAX_STATE ((size_t)64 << 20)     /* OUTPUT.state */
 #define KH_FILE_MAX_INDEX ((size_t)16 << 20)     /* the block cache's index */
+#define KH_FILE_MAX_TAG ((size_t)4096)          /* the block cache's CACHEDIR.TAG */
 #define KH_FILE_MAX_MANIFEST ((size_t)256 << 20) /* an mtree manifest */
 /* A .tar.xz (or a plain tar) read whole: a kernel's is 4 to 8 MB
  * compressed, 30 to 60 MB as a plain tar; 256 MiB leaves room for

@@ -128,7 +128,7 @@ if [ $rc = 1 ] && grep -q "^--- a/dddd.*/x.h$" "$T/long.diff" &&
 	grep -q "^-one$" "$T/long.diff" && grep -q "^+two$" "$T/long.diff"; then
 	rb_ok "diff -u: a 9 KiB name in the file header"
 else
-	rb_bad "diff -u with a 9 KiB name: exit $rc"; head -c 300 "$T/long.diff"
+	rb_bad "diff -u with a 9 KiB name: exit $rc"; head -c 300 "$T/long.diff"; echo
 fi
 timeout 60 "$K" diff -u "$T/many-a.tar.xz" "$T/many-b.tar.xz" >"$T/many.diff"
 rc=$?
