@@ -9,14 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "manifest/kh_archive_read.h"
 #include "cli/kh_cli.h"
-#include "manifest/kh_diff.h"
 #include "lib/kh_hash.h"
+#include "manifest/kh_archive_read.h"
+#include "manifest/kh_diff.h"
 #include "manifest/kh_manifest.h"
 
-#define KH_DIFF_EXIT_DIFF 1
-#define KH_DIFF_EXIT_TROUBLE 2
 #define KH_DIFF_CONTEXT 3
 
 static const char kh_diff_usage[] =
@@ -72,7 +70,7 @@ struct kh_diff_cli {
 static int kh_diff_bad(const char *fmt, const char *arg)
 {
 	kh_cli_usage("diff", fmt, arg);
-	return KH_DIFF_EXIT_TROUBLE;
+	return KH_EXIT_TROUBLE;
 }
 
 static int kh_diff_parse(int argc, char **argv, struct kh_diff_cli *c)
@@ -377,7 +375,7 @@ static int kh_diff_flush(int status)
 		return status;
 	kh_cli_error("standard output: write error");
 	clearerr(stdout);
-	return KH_DIFF_EXIT_TROUBLE;
+	return KH_EXIT_TROUBLE;
 }
 
 int kh_cmd_diff(int argc, char **argv)
@@ -402,17 +400,17 @@ int kh_cmd_diff(int argc, char **argv)
 	if (ret == 0 && c.context >= 0 && (!arch_a || !arch_b)) {
 		kh_cli_error("%s: a manifest holds no contents: -u needs two "
 			     "archives", arch_a ? c.b : c.a);
-		status = KH_DIFF_EXIT_TROUBLE;
+		status = KH_EXIT_TROUBLE;
 		goto out;
 	}
 	if (ret == 0)
 		ret = kh_diff_new(ma, mb, &d, &err);
 	if (ret < 0) {
 		kh_cli_fail(&err);
-		status = KH_DIFF_EXIT_TROUBLE;
+		status = KH_EXIT_TROUBLE;
 		goto out;
 	}
-	status = kh_diff_count(d) ? KH_DIFF_EXIT_DIFF : KH_EXIT_OK;
+	status = kh_diff_count(d) ? KH_EXIT_DIFFER : KH_EXIT_OK;
 	if (c.quiet)
 		goto out;
 	if (c.json) {
@@ -424,7 +422,7 @@ int kh_cmd_diff(int argc, char **argv)
 			kh_diff_print_change(kh_diff_at(d, i));
 	if (c.context >= 0 && kh_diff_print_unified(d, c.context, &err) < 0) {
 		kh_cli_fail(&err);
-		status = KH_DIFF_EXIT_TROUBLE;
+		status = KH_EXIT_TROUBLE;
 		goto out;
 	}
 	kh_diff_print_summary(d);

@@ -11,9 +11,9 @@
 
 #include "cli/kh_cli.h"
 #include "extract/kh_extract.h"
-#include "lib/kh_hash.h"
 #include "extract/kh_image.h"
 #include "extract/kh_xverify.h"
+#include "lib/kh_hash.h"
 
 static const char kh_extract_usage[] =
 	"Usage: kheaders extract [OPTION]... [SOURCE] DIR\n"

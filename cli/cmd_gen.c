@@ -7,14 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "manifest/kh_archive_read.h"
-#include "lib/kh_afile.h"
-#include "gen/kh_blocks.h"
 #include "cli/kh_cli.h"
+#include "gen/kh_blocks.h"
 #include "gen/kh_gen.h"
+#include "lib/kh_afile.h"
 #include "lib/kh_hash.h"
-#include "manifest/kh_manifest.h"
 #include "lib/kh_time.h"
+#include "manifest/kh_archive_read.h"
+#include "manifest/kh_manifest.h"
 
 #ifndef KH_VERSION
 #define KH_VERSION "unknown"

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/kh_cli.h"
 #include "lib/kh_afile.h"
 #include "manifest/kh_archive_read.h"
-#include "cli/kh_cli.h"
 #include "manifest/kh_manifest.h"
 
 static const char kh_manifest_usage[] =

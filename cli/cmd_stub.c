@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/kh_afile.h"
 #include "cli/kh_cli.h"
 #include "gen/kh_stub.h"
+#include "lib/kh_afile.h"
 
 static const char kh_stub_usage[] =
 	"Usage: kheaders stub --incbin PATH -o FILE.S\n"

@@ -10,16 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "manifest/kh_archive_read.h"
-#include "gen/kh_blocks.h"
 #include "cli/kh_cli.h"
-#include "lib/kh_file.h"
+#include "gen/kh_blocks.h"
 #include "gen/kh_gen.h"
+#include "lib/kh_file.h"
+#include "manifest/kh_archive_read.h"
 #include "manifest/kh_manifest.h"
 #include "manifest/kh_verify.h"
-
-#define KH_VERIFY_EXIT_DIFF 1
-#define KH_VERIFY_EXIT_TROUBLE 2
 
 static const char kh_verify_usage[] =
 	"Usage: kheaders verify --manifest FILE [-q] ARCHIVE\n"
@@ -95,7 +92,7 @@ struct kh_verify_cli {
 static int kh_verify_bad(const char *fmt, const char *arg)
 {
 	kh_cli_usage("verify", fmt, arg);
-	return KH_VERIFY_EXIT_TROUBLE;
+	return KH_EXIT_TROUBLE;
 }
 
 static int kh_verify_parse(int argc, char **argv, struct kh_verify_cli *c)
@@ -237,7 +234,7 @@ static int kh_verify_report(const struct kh_verify *v, const char *archive,
 
 	if (quiet)
 		return verdict == KH_VERIFY_SAME ? KH_EXIT_OK
-						 : KH_VERIFY_EXIT_DIFF;
+						 : KH_EXIT_DIFFER;
 	for (size_t i = 0; i < kh_verify_count(v); i++)
 		kh_verify_print(kh_verify_at(v, i), archive, other);
 	switch (verdict) {
@@ -259,7 +256,7 @@ static int kh_verify_report(const struct kh_verify *v, const char *archive,
 		       "the xz stream differs)\n", archive);
 		break;
 	}
-	return KH_VERIFY_EXIT_DIFF;
+	return KH_EXIT_DIFFER;
 }
 
 static int kh_verify_against_manifest(const struct kh_verify_cli *c,
@@ -294,7 +291,7 @@ static int kh_verify_flush(int status)
 		return status;
 	kh_cli_error("standard output: write error");
 	clearerr(stdout);
-	return KH_VERIFY_EXIT_TROUBLE;
+	return KH_EXIT_TROUBLE;
 }
 
 int kh_cmd_verify(int argc, char **argv)
@@ -323,7 +320,7 @@ int kh_cmd_verify(int argc, char **argv)
 	}
 	if (ret < 0) {
 		kh_cli_fail(&err);
-		status = KH_VERIFY_EXIT_TROUBLE;
+		status = KH_EXIT_TROUBLE;
 	} else {
 		status = kh_verify_report(v, strcmp(c.archive, "-") ?
 					  c.archive : "(standard input)",

@@ -1,10 +1,12 @@
 /* kh_cli: what the subcommands of the kheaders front end share.
  *
- * Only the front end prints and exits. Exit statuses, for every
- * subcommand (documented in kheaders(1)):
- *   0  success
+ * Only the front end prints and exits. Exit statuses, the one place
+ * they are defined (documented in kheaders(1)):
+ *   0  success (diff, verify: the same)
  *   1  an error: bad input tree, I/O failure, unparsable timestamp...
- *   2  usage: unknown option, missing argument
+ *      (diff, verify: they differ, as diff(1) says)
+ *   2  usage: unknown option, missing argument (diff, verify: any
+ *      trouble, as diff(1) says)
  */
 #ifndef KH_CLI_H
 #define KH_CLI_H
@@ -16,6 +18,8 @@
 #define KH_EXIT_OK 0
 #define KH_EXIT_ERROR 1
 #define KH_EXIT_USAGE 2
+#define KH_EXIT_DIFFER 1    /* diff, verify */
+#define KH_EXIT_TROUBLE 2   /* diff, verify */
 
 /* "kheaders: <message>" on stderr. */
 void kh_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

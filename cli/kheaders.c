@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/kh_afile.h"
-#include "gen/kh_bcache.h"
 #include "cli/kh_cli.h"
+#include "gen/kh_bcache.h"
+#include "lib/kh_afile.h"
 #include "lib/kh_dl.h"
 #include "lib/kh_tmpdir.h"
 

@@ -16,8 +16,8 @@
 #include <xxhash.h>
 
 #include "lib/kh_dl.h"
-#include "manifest/kh_manifest.h"
 #include "lib/kh_tmpdir.h"
+#include "manifest/kh_manifest.h"
 
 /* libarchive's own checks, on top of ours. No OWNER, PERM, XATTR, ACL
  * or FFLAGS: nothing but modes (masked by umask) and times is restored. */

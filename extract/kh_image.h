@@ -26,7 +26,6 @@
 #define KH_IMAGE_SYSFS "/sys/kernel/kheaders.tar.xz"
 #define KH_IMAGE_PROCFS "/proc/kheaders.tar.xz"
 
-
 enum kh_image_how {
 	KH_IMAGE_RAW,          /* the file is the archive */
 	KH_IMAGE_ELF_SYMBOLS,  /* kernel_headers_data .. _end in .symtab */

@@ -108,7 +108,6 @@ static uint32_t kh_le32(const unsigned char *p)
 	       (uint32_t)p[3] << 24;
 }
 
-
 const char *kh_payload_comp_name(enum kh_payload_comp comp)
 {
 	switch (comp) {
@@ -156,7 +155,6 @@ static int kh_pl_has_magic(enum kh_payload_comp comp, const unsigned char *p,
 	}
 	return 0;
 }
-
 
 /* Is a stream of comp at p plausible beyond its magic? Cheap checks
  * that keep the scan from trying every "BZh" or 5d 00 00 in an image. */

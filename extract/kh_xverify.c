@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "manifest/kh_archive_read.h"
 #include "lib/kh_hash.h"
+#include "manifest/kh_archive_read.h"
 #include "manifest/kh_manifest.h"
 
 struct kh_xverify {

@@ -16,8 +16,8 @@
 
 #include <stddef.h>
 
-#include "lib/kh_error.h"
 #include "extract/kh_extract.h"
+#include "lib/kh_error.h"
 
 struct kh_xverify;
 

@@ -63,9 +63,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gen/kh_xzblk.h"
 #include "lib/kh_error.h"
 #include "lib/kh_hash.h"
-#include "gen/kh_xzblk.h"
 
 /* The mark of a directory kheaders made for its cache. */
 #define KH_BCACHE_TAG_NAME "CACHEDIR.TAG"

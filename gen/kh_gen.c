@@ -24,21 +24,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/kh_afile.h"
 #include "gen/kh_bcache.h"
 #include "gen/kh_depfile.h"
 #include "gen/kh_dirs.h"
-#include "lib/kh_file.h"
 #include "gen/kh_reader.h"
 #include "gen/kh_state.h"
 #include "gen/kh_stub.h"
-#include "lib/kh_tarorder.h"
 #include "gen/kh_tarw.h"
-#include "lib/kh_time.h"
 #include "gen/kh_walk.h"
 #include "gen/kh_xzblk.h"
 #include "gen/kh_xzbw.h"
 #include "gen/kh_xzw.h"
+#include "lib/kh_afile.h"
+#include "lib/kh_file.h"
+#include "lib/kh_tarorder.h"
+#include "lib/kh_time.h"
 
 static int kh_gen_afile_write(void *ctx, const void *buf, size_t len,
 			      struct kh_error *err)

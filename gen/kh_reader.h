@@ -10,9 +10,9 @@
 
 #include <stddef.h>
 
+#include "gen/kh_walk.h"
 #include "lib/kh_error.h"
 #include "lib/kh_hash.h"
-#include "gen/kh_walk.h"
 
 /* Headers are read whole, so one larger than this is refused before
  * anything is built (real ones are under 2 MB, generated ones about

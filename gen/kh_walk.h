@@ -138,7 +138,6 @@ int kh_walk_excluded(const char *rel);
  * when it has none. */
 size_t kh_walk_silly_end(const char *rel);
 
-
 /* Does a file name match find's -name '*.h'? */
 int kh_walk_is_header(const char *name);
 

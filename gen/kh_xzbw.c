@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "gen/kh_blocks.h"
-#include "lib/kh_hash.h"
 #include "gen/kh_xzblk.h"
+#include "lib/kh_hash.h"
 
 enum { KH_XZBW_QUEUED, KH_XZBW_RUNNING, KH_XZBW_DONE };
 

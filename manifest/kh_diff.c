@@ -1,7 +1,7 @@
 /* kh_diff: set difference of two manifests, and unified diffs of two
  * texts (see kh_diff.h). */
-#include "manifest/kh_diff.h"
 #include "lib/kh_tarorder.h"
+#include "manifest/kh_diff.h"
 
 #include <stdint.h>
 #include <stdio.h>

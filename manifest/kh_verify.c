@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "manifest/kh_archive_read.h"
 #include "lib/kh_tmpdir.h"
+#include "manifest/kh_archive_read.h"
 
 /* Digest prefix shown for an entry's content; the manifest has it all. */
 #define KH_VERIFY_SHORT_HEX 12

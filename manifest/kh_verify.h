@@ -14,8 +14,8 @@
 
 #include <stddef.h>
 
-#include "lib/kh_error.h"
 #include "gen/kh_gen.h"
+#include "lib/kh_error.h"
 #include "manifest/kh_manifest.h"
 
 enum kh_verify_kind {

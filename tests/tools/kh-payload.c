@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "lib/kh_file.h"
 #include "extract/kh_payload.h"
+#include "lib/kh_file.h"
 
 static int write_out(const char *prefix, unsigned n, const struct kh_payload *p)
 {

@@ -18,9 +18,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "manifest/kh_archive_read.h"
 #include "lib/kh_buf.h"
 #include "lib/kh_dl.h"
+#include "manifest/kh_archive_read.h"
 #include "manifest/kh_manifest.h"
 #include "manifest/kh_myers.h"
 #include "kh_test.h"
