@@ -235,6 +235,31 @@ if held KH_FAULT_CALL=unlink KH_FAULT_PATH=kh-victim-x "$K" extract --replace m4
 		rb_ok "M4: exit 0, the new tree in place, the old one gone" ||
 		{ rb_bad "M4: exit $rc, left: $(ls -A "$P")"; sed 's/^/     | /' "$T/held.err"; }
 fi
+# The same one level deeper, with the attacker's directory moved out of
+# the tree (to one the attacker owns) before the symlink goes in: the
+# walk, back from a directory whose ".." is no longer where it came
+# from, starts again from the top instead of following "..".
+mkdir -p "$P/victim2/e" "$P/att"
+echo precious > "$P/victim2/e/kh-victim-y"
+rb_own "$P/att"
+"$K" extract m1-1.tar.xz "$P/dest2" || rb_bad "M4 moved: first extraction"
+mkdir "$P/dest2/sub"
+rb_own "$P/dest2/sub"
+rb_nobody mkdir -p "$P/dest2/sub/d/e" && rb_nobody sh -c "echo mine > '$P/dest2/sub/d/e/kh-victim-y'" ||
+	rb_bad "M4 moved: the attacker cannot write its directory"
+if held KH_FAULT_CALL=unlink KH_FAULT_PATH=kh-victim-y "$K" extract --replace m4-new.tar.xz "$P/dest2"; then
+	old=$(ls -d "$P"/.dest2.kheaders-* | head -n 1)
+	rb_nobody mv "$old/sub/d" "$P/att/d" && rb_nobody ln -s "$P/victim2" "$old/sub/d" ||
+		rb_bad "M4 moved: the attacker could not swap"
+	release
+	rc=$RC
+	[ "$(cat "$P/victim2/e/kh-victim-y" 2>/dev/null)" = precious ] && [ -d "$P/att/d" ] &&
+		rb_ok "M4 moved: nothing followed, the moved directory left where it went" ||
+		rb_bad "M4 moved: root deleted $P/victim2/e/kh-victim-y or the moved directory"
+	[ "$rc" = 0 ] && [ -f "$P/dest2/include/new.h" ] && no_xtmp "$P/dest2" &&
+		rb_ok "M4 moved: exit 0, the new tree in place, the old one gone" ||
+		{ rb_bad "M4 moved: exit $rc, left: $(ls -A "$P")"; sed 's/^/     | /' "$T/held.err"; }
+fi
 # A refused archive whose tree holds a name near PATH_MAX: removed too.
 mkdir "$T/w"
 rb_expect 1 "./fifo: refusing a FIFO" "$K" extract m4-deep.tar.xz "$T/w/dest"
