@@ -305,6 +305,8 @@ vlim='ulimit -v 1000000;'
 grep -qa __asan_init "$K" && vlim=
 rb_expect 1 "/dev/zero: is a device, not a file; refusing to read it" \
 	bash -c "$vlim"' exec "$@"' _ "$K" extract /dev/zero "$T/x"
+rb_expect 1 "standard input: is a device, not a file; refusing to read it" \
+	bash -c "$vlim"' exec "$@" < /dev/zero' _ "$K" extract - "$T/x"
 [ ! -e "$T/x" ] || rb_bad "/dev/zero: DIR left"
 
 exit $fail
