@@ -71,7 +71,8 @@ static int kh_tmpdir_scan(int dfd, char *name, size_t size)
 	int removed, left;
 
 	/* Passes until one removes nothing: unlinking while reading a
-	 * directory may make getdents skip names. */
+	 * directory may make getdents skip names, so only a pass that
+	 * removed nothing saw them all. */
 	do {
 		removed = left = 0;
 		if (lseek(dfd, 0, SEEK_SET) < 0)
@@ -121,7 +122,7 @@ static int kh_tmpdir_scan(int dfd, char *name, size_t size)
 				return 1;
 			}
 		}
-	} while (left && removed);
+	} while (removed);
 	return left ? -1 : 0;
 }
 
