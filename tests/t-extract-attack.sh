@@ -9,11 +9,12 @@
 #   M3  sparse entries (GNU, pax 0.1, pax 1.0): one byte at 2^60 or
 #       5 GiB of holes from a few hundred bytes: refused at once;
 #   M4  --replace: a user who owns a directory inside the old tree
-#       swaps in a symlink while root removes it: nothing outside goes;
+#       swaps in a symlink while root removes it, or moves the
+#       directory out first: nothing outside goes, the removal ends;
 #       a refused archive's tree with a name near PATH_MAX goes too;
 #   L4  archive names with escape sequences never reach the terminal;
 #   .ko.xz whose xz index declares more than 256 MiB: refused before
-#       it is decompressed; a named device is refused.
+#       it is decompressed; a device (named or on standard input) too.
 # Moments are chosen with tests/tools/shim-fault.so (KH_FAULT=stall),
 # never with sleeps; the attacker runs as uid 65534 through setpriv.
 set -u
