@@ -360,8 +360,8 @@ int kh_image_locate(const unsigned char *buf, size_t len, const char *name,
 
 /* Read the whole source, once, into memory of our own. Not mapped: a
  * writer of the file could change what was checked before it is
- * extracted, and truncating it would kill us with SIGBUS. A named
- * device is refused (/dev/zero has no end); standard input, pipes,
+ * extracted, and truncating it would kill us with SIGBUS. A device is
+ * refused (/dev/zero has no end, a terminal holds no archive); pipes,
  * FIFOs, sysfs and procfs files are read like regular files. */
 static int kh_image_read(const char *path, struct kh_image *img,
 			 struct kh_error *err)
@@ -382,7 +382,7 @@ static int kh_image_read(const char *path, struct kh_image *img,
 	}
 	if (S_ISDIR(st.st_mode))
 		ret = kh_error_set(err, KH_EINVAL, name, "is a directory");
-	else if (!stdin_ && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
+	else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
 		ret = kh_error_set(err, KH_EINVAL, name, "is a device, not a "
 				   "file; refusing to read it");
 	else

@@ -14,6 +14,7 @@
 #define KH_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "lib/kh_error.h"
@@ -41,8 +42,9 @@ enum {
 /* extract's SOURCE, read whole into private memory (a vmlinux with its
  * debug info is large), and the decompressed size of an xz-compressed
  * ELF file (kheaders.ko.xz: a few MB), checked from the xz index before
- * anything is decoded. */
-#define KH_FILE_MAX_IMAGE ((size_t)4 << 30)
+ * anything is decoded. (4 GiB; on 32-bit systems, 2 GiB less a byte.) */
+#define KH_FILE_MAX_IMAGE ((size_t)(SIZE_MAX / 2 < 0x100000000ULL ? \
+				     SIZE_MAX / 2 : 0x100000000ULL))
 #define KH_FILE_MAX_MODULE ((size_t)256 << 20)
 
 /* Open dirfd/path (AT_FDCWD for a plain path) for reading under flags

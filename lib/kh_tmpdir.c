@@ -30,6 +30,9 @@
  * keeps one (device, inode) pair per level, not a descriptor or a
  * buffer, so this costs 64 KiB of heap while removing. */
 #define KH_TMPDIR_MAX_DEPTH 4096
+/* A directory moved out of the tree while being removed sends the walk
+ * back to the top; this many times, then it gives up (ESTALE). */
+#define KH_TMPDIR_RESTARTS 64
 /* The signal handler's removal: shallow, on the stack. */
 #define KH_TMPDIR_SIGNAL_DEPTH 4
 #define KH_TMPDIR_WATCH_SLOTS 4
@@ -68,7 +71,8 @@ static int kh_tmpdir_scan(int dfd, char *name, size_t size)
 	int removed, left;
 
 	/* Passes until one removes nothing: unlinking while reading a
-	 * directory may make getdents skip names. */
+	 * directory may make getdents skip names, so only a pass that
+	 * removed nothing saw them all. */
 	do {
 		removed = left = 0;
 		if (lseek(dfd, 0, SEEK_SET) < 0)
@@ -118,7 +122,7 @@ static int kh_tmpdir_scan(int dfd, char *name, size_t size)
 				return 1;
 			}
 		}
-	} while (left && removed);
+	} while (removed);
 	return left ? -1 : 0;
 }
 
@@ -126,16 +130,17 @@ static int kh_tmpdir_scan(int dfd, char *name, size_t size)
  * descriptors alone (async-signal-safe): a level is entered with
  * openat(O_NOFOLLOW | O_DIRECTORY) and only on top's filesystem, and
  * left through ".." only if that is the very directory it was entered
- * from (a directory moved away meanwhile stops the walk rather than
- * lead it elsewhere). One descriptor open besides top, whatever the
- * depth. ids has room for maxdepth + 1 entries. 0 when top is empty,
- * else -1 with errno set (ENAMETOOLONG: deeper than maxdepth; EXDEV:
- * another filesystem; ESTALE: a directory moved while being removed). */
+ * from; when a directory was moved away meanwhile, the walk starts
+ * again from top (still open) rather than be led elsewhere. One
+ * descriptor open besides top, whatever the depth. ids has room for
+ * maxdepth + 1 entries. 0 when top is empty, else -1 with errno set
+ * (ENAMETOOLONG: deeper than maxdepth; EXDEV: another filesystem;
+ * ESTALE: directories kept moving). */
 static int kh_tmpdir_walk(int top, int maxdepth, struct kh_tmpdir_id *ids)
 {
 	char name[256];
 	struct stat st;
-	int cur = top, depth = 0, ret = -1, saved;
+	int cur = top, depth = 0, ret = -1, saved, restarts = 0;
 
 	if (fstat(top, &st) < 0)
 		return -1;
@@ -180,8 +185,12 @@ static int kh_tmpdir_walk(int top, int maxdepth, struct kh_tmpdir_id *ids)
 			    st.st_dev != ids[depth].dev ||
 			    st.st_ino != ids[depth].ino) {
 				close(next);
-				errno = ESTALE;
-				break;
+				if (++restarts > KH_TMPDIR_RESTARTS) {
+					errno = ESTALE;
+					break;
+				}
+				next = top;
+				depth = 0;
 			}
 		}
 		if (cur != top)

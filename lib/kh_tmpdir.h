@@ -29,10 +29,11 @@ int kh_tmpdir_sweep(const char *prefix);
 
 /* Remove path and everything below it, never following a symlink or
  * leaving path's filesystem, by descriptors alone (see kh_tmpdir.c):
- * the one way kheaders removes a tree. Stops, leaving the rest, at a
- * directory on another filesystem (EXDEV), one that was moved while
- * being removed (ESTALE) or one over 4,096 levels deep (ENAMETOOLONG).
- * 0, or -1 with errno set. */
+ * the one way kheaders removes a tree. A directory moved out of it
+ * meanwhile is left where it went (the walk starts again from the
+ * top). Stops, leaving the rest, at a directory on another filesystem
+ * (EXDEV), one over 4,096 levels deep (ENAMETOOLONG), or when
+ * directories keep moving (ESTALE). 0, or -1 with errno set. */
 int kh_tmpdir_remove(const char *path);
 
 /* Remember path for kh_tmpdir_unlink_all, until kh_tmpdir_unwatch. Only

@@ -9,11 +9,12 @@
 #   M3  sparse entries (GNU, pax 0.1, pax 1.0): one byte at 2^60 or
 #       5 GiB of holes from a few hundred bytes: refused at once;
 #   M4  --replace: a user who owns a directory inside the old tree
-#       swaps in a symlink while root removes it: nothing outside goes;
+#       swaps in a symlink while root removes it, or moves the
+#       directory out first: nothing outside goes, the removal ends;
 #       a refused archive's tree with a name near PATH_MAX goes too;
 #   L4  archive names with escape sequences never reach the terminal;
 #   .ko.xz whose xz index declares more than 256 MiB: refused before
-#       it is decompressed; a named device is refused.
+#       it is decompressed; a device (named or on standard input) too.
 # Moments are chosen with tests/tools/shim-fault.so (KH_FAULT=stall),
 # never with sleeps; the attacker runs as uid 65534 through setpriv.
 set -u
@@ -235,6 +236,31 @@ if held KH_FAULT_CALL=unlink KH_FAULT_PATH=kh-victim-x "$K" extract --replace m4
 		rb_ok "M4: exit 0, the new tree in place, the old one gone" ||
 		{ rb_bad "M4: exit $rc, left: $(ls -A "$P")"; sed 's/^/     | /' "$T/held.err"; }
 fi
+# The same one level deeper, with the attacker's directory moved out of
+# the tree (to one the attacker owns) before the symlink goes in: the
+# walk, back from a directory whose ".." is no longer where it came
+# from, starts again from the top instead of following "..".
+mkdir -p "$P/victim2/e" "$P/att"
+echo precious > "$P/victim2/e/kh-victim-y"
+rb_own "$P/att"
+"$K" extract m1-1.tar.xz "$P/dest2" || rb_bad "M4 moved: first extraction"
+mkdir "$P/dest2/sub"
+rb_own "$P/dest2/sub"
+rb_nobody mkdir -p "$P/dest2/sub/d/e" && rb_nobody sh -c "echo mine > '$P/dest2/sub/d/e/kh-victim-y'" ||
+	rb_bad "M4 moved: the attacker cannot write its directory"
+if held KH_FAULT_CALL=unlink KH_FAULT_PATH=kh-victim-y "$K" extract --replace m4-new.tar.xz "$P/dest2"; then
+	old=$(ls -d "$P"/.dest2.kheaders-* | head -n 1)
+	rb_nobody mv "$old/sub/d" "$P/att/d" && rb_nobody ln -s "$P/victim2" "$old/sub/d" ||
+		rb_bad "M4 moved: the attacker could not swap"
+	release
+	rc=$RC
+	[ "$(cat "$P/victim2/e/kh-victim-y" 2>/dev/null)" = precious ] && [ -d "$P/att/d" ] &&
+		rb_ok "M4 moved: nothing followed, the moved directory left where it went" ||
+		rb_bad "M4 moved: root deleted $P/victim2/e/kh-victim-y or the moved directory"
+	[ "$rc" = 0 ] && [ -f "$P/dest2/include/new.h" ] && no_xtmp "$P/dest2" &&
+		rb_ok "M4 moved: exit 0, the new tree in place, the old one gone" ||
+		{ rb_bad "M4 moved: exit $rc, left: $(ls -A "$P")"; sed 's/^/     | /' "$T/held.err"; }
+fi
 # A refused archive whose tree holds a name near PATH_MAX: removed too.
 mkdir "$T/w"
 rb_expect 1 "./fifo: refusing a FIFO" "$K" extract m4-deep.tar.xz "$T/w/dest"
@@ -280,6 +306,8 @@ vlim='ulimit -v 1000000;'
 grep -qa __asan_init "$K" && vlim=
 rb_expect 1 "/dev/zero: is a device, not a file; refusing to read it" \
 	bash -c "$vlim"' exec "$@"' _ "$K" extract /dev/zero "$T/x"
+rb_expect 1 "standard input: is a device, not a file; refusing to read it" \
+	bash -c "$vlim"' exec "$@" < /dev/zero' _ "$K" extract - "$T/x"
 [ ! -e "$T/x" ] || rb_bad "/dev/zero: DIR left"
 
 exit $fail
