@@ -379,8 +379,8 @@ static void kh_afile_guard_add(struct kh_afile_guard *g, int fd,
 int kh_afile_guard(const char *const *paths, size_t n,
 		   struct kh_afile_guard *g, struct kh_error *err)
 {
-	struct stat sts[KH_AFILE_GUARD_MAX], st;
-	int ret = 0;
+	struct stat sts[KH_AFILE_GUARD_MAX], st, first;
+	int ret = 0, have_first = 0;
 
 	g->n = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -399,13 +399,32 @@ int kh_afile_guard(const char *const *paths, size_t n,
 						   "cannot open its directory");
 			continue;
 		}
+		if (i == 0) {
+			first = st;
+			have_first = 1;
+		}
 		kh_afile_guard_add(g, fd, &st, sts);
 	}
 	/* In order: two runs that share directories take them in the
-	 * same order, so neither holds one the other waits for first. */
-	for (size_t i = 0; i < g->n; i++) {
-		while (flock(g->fd[i], LOCK_EX) < 0 && errno == EINTR)
+	 * same order, so neither holds one the other waits for first. A
+	 * directory that cannot be locked is dropped: not swept. */
+	for (size_t i = 0; i < g->n;) {
+		int r;
+
+		while ((r = flock(g->fd[i], LOCK_EX)) < 0 && errno == EINTR)
 			;
+		if (r == 0) {
+			i++;
+			continue;
+		}
+		if (have_first && sts[i].st_dev == first.st_dev &&
+		    sts[i].st_ino == first.st_ino && ret == 0)
+			ret = kh_error_sys(err, errno, paths[0],
+					   "cannot lock its directory");
+		close(g->fd[i]);
+		g->n--;
+		memmove(&g->fd[i], &g->fd[i + 1], (g->n - i) * sizeof(g->fd[0]));
+		memmove(&sts[i], &sts[i + 1], (g->n - i) * sizeof(sts[0]));
 	}
 	for (size_t i = 0; i < n; i++) {
 		int fd = paths[i] ? kh_afile_open_dir(paths[i]) : -1;
