@@ -320,6 +320,50 @@ static int kh_archive_data(struct archive *a, EVP_MD_CTX *ctx,
 	return 0;
 }
 
+/* A tar hard link names an entry read before it. One that carries data
+ * of its own would, when extracted, overwrite the file it links to
+ * after that was checked (issue 12, M2): refused, as extract refuses
+ * it. One without data is listed as what it holds, its target's type,
+ * size and digest, as mtree(8) and bsdtar describe a tree on disk. */
+static int kh_archive_hardlink(struct archive_entry *ae, const char *path,
+			       const char *target,
+			       const struct kh_manifest *m,
+			       struct kh_manifest_entry *e, const char *name,
+			       struct kh_error *err)
+{
+	const struct kh_manifest_entry *t;
+	char *tpath;
+	long i;
+
+	if (archive_entry_size(ae) > 0)
+		return kh_error_set(err, KH_EINVAL, name,
+				    "%s: hard link that carries data; refusing "
+				    "it (extracting it would overwrite %s)",
+				    path, target);
+	tpath = kh_manifest_normpath(target);
+	if (!tpath)
+		return kh_error_set(err, KH_ENOMEM, name, "out of memory");
+	i = kh_manifest_find(m, tpath);
+	free(tpath);
+	t = i < 0 ? NULL : kh_manifest_at(m, (size_t)i);
+	if (!t || t->type != KH_MANIFEST_FILE)
+		return kh_error_set(err, KH_EINVAL, name,
+				    "%s: hard link to %s, which is not a file "
+				    "before it in the archive", path, target);
+	e->size = t->size;
+	memcpy(e->sha256, t->sha256, sizeof(e->sha256));
+	e->keys |= KH_MK_SIZE | (t->keys & KH_MK_SHA256);
+	if (t->data && t->len) {
+		e->data = malloc(t->len);
+		if (!e->data)
+			return kh_error_set(err, KH_ENOMEM, name,
+					    "out of memory");
+		memcpy(e->data, t->data, t->len);
+		e->len = t->len;
+	}
+	return 0;
+}
+
 static int kh_archive_entry(struct archive *a, struct archive_entry *ae,
 			    EVP_MD_CTX *ctx, struct kh_manifest *m,
 			    unsigned flags, size_t max, const char *name,
@@ -327,7 +371,8 @@ static int kh_archive_entry(struct archive *a, struct archive_entry *ae,
 {
 	struct kh_manifest_entry e = KH_MANIFEST_ENTRY_INIT;
 	const char *path = archive_entry_pathname(ae);
-	int type = kh_archive_type(ae), ret = 0;
+	const char *hard = archive_entry_hardlink(ae);
+	int type = hard ? KH_MANIFEST_FILE : kh_archive_type(ae), ret = 0;
 
 	if (!path)
 		return kh_error_set(err, KH_EINVAL, name,
@@ -356,10 +401,10 @@ static int kh_archive_entry(struct archive *a, struct archive_entry *ae,
 		if (!e.link)
 			ret = kh_error_set(err, KH_ENOMEM, name,
 					   "out of memory");
+	} else if (hard) {
+		e.keys |= KH_MK_SIZE;
+		ret = kh_archive_hardlink(ae, path, hard, m, &e, name, err);
 	} else if (type == KH_MANIFEST_FILE) {
-		/* A tar hard link is a file with no data of its own;
-		 * mtree cannot say more, so it is listed as what it
-		 * holds: nothing. */
 		e.size = (uint64_t)archive_entry_size(ae);
 		e.keys |= KH_MK_SIZE;
 		ret = kh_archive_data(a, ctx, &e, flags, max, name, err);

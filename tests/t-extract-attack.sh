@@ -203,6 +203,23 @@ rb_expect 0 "" "$K" extract --manifest m2-tar.mtree m2-good.tar.xz "$T/m2tar"
 grep -v '^# archive-' m2-tar.mtree > m2-tar-nodigest.mtree
 rb_expect 1 "./b: size differs from the manifest m2-tar-nodigest.mtree" \
 	"$K" extract --manifest m2-tar-nodigest.mtree m2-good.tar.xz "$T/m2tar2"
+# verify --manifest and manifest read the tar, not a tree: the same
+# rules. A link carrying data is refused (0.1.0 said OK while extraction
+# would leave zeros in both files); a link without data is described by
+# what it holds, its target's content, as mtree(8) lists a tree.
+rb_expect 2 "./b: hard link that carries data; refusing it" \
+	"$K" verify --manifest m2-carry.mtree m2-carry.tar.xz
+rb_expect 1 "./b: hard link that carries data; refusing it" "$K" manifest m2-carry.tar.xz
+# (verify also checks the order: this manifest lists the archive's.)
+grep -v '^\./b ' m2.mtree > m2-order.mtree && grep '^\./b ' m2.mtree >> m2-order.mtree
+rb_expect 0 "OK" "$K" verify --manifest m2-order.mtree m2-good.tar.xz
+rb_expect 1 "" "$K" verify --manifest m2-order.mtree m2-relink.tar.xz
+grep -q '^\./b: content differs' "$T/rb.out" "$T/rb.err" ||
+	rb_bad "verify: the relinked ./b is not named as differing"
+"$K" manifest m2-good.tar.xz > m2-from-tar.mtree &&
+	grep -q "^\./b type=file .*size=6 .*sha256digest=$(sha256sum <<<hello | cut -d' ' -f1)" m2-from-tar.mtree &&
+	rb_ok "manifest lists a hard link as its target's content" ||
+	rb_bad "manifest of a tar with a hard link: $(grep '^\./b' m2-from-tar.mtree)"
 
 # ---- M3: sparse entries, refused at once (a run that spins is killed
 # by timeout and fails here).
