@@ -176,17 +176,24 @@ static void kh_extract_report(const struct kh_extract_cli *c,
 	char hex[2 * KH_SHA256_LEN + 1] = "?";
 	struct kh_error err = KH_ERROR_INIT;
 
+	const char *comp, *where;
+	char in[128] = "";
+
 	if (kh_hash_sha256(kh_image_data(img), kh_image_size(img), h,
 			   &err) == 0)
 		kh_hash_hex(h, KH_SHA256_LEN, hex);
+	if (kh_image_payload(img, &comp, &where))
+		snprintf(in, sizeof(in), " in the %s-compressed %s", comp,
+			 where);
+	else if (kh_image_was_compressed(img))
+		snprintf(in, sizeof(in), " (in xz-compressed image)");
 	fprintf(stderr,
 		"kheaders extract: %s: archive found by %s%s, %zu bytes at "
 		"offset %zu\n"
 		"kheaders extract: archive sha256 %s\n"
 		"kheaders extract: %s: %zu files, %zu directories, %zu "
 		"symlinks, %zu hard links, %llu bytes%s\n",
-		c->source, kh_image_how_name(b->how),
-		kh_image_was_compressed(img) ? " (in xz-compressed image)" : "",
+		c->source, kh_image_how_name(b->how), in,
 		b->size, b->offset, hex, c->o.dir, res->files, res->dirs,
 		res->symlinks, res->hardlinks,
 		(unsigned long long)res->bytes,

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "extract/kh_payload.h"
 #include "lib/kh_file.h"
 #include "lib/kh_ikhd.h"
 
@@ -45,6 +46,11 @@ struct kh_image {
 	size_t len;
 	int compressed;
 	struct kh_image_blob blob;
+	/* Found in a compressed payload (a bzImage's, a zboot image's, a
+	 * compressed file's or one found by its magic): what it was. */
+	int from_payload;
+	enum kh_payload_comp comp;
+	enum kh_payload_where where;
 };
 
 const char *kh_image_how_name(enum kh_image_how how)
@@ -329,31 +335,136 @@ static int kh_markers_locate(const unsigned char *buf, size_t len,
 	return 0;
 }
 
-int kh_image_locate(const unsigned char *buf, size_t len, const char *name,
-		    struct kh_image_blob *out, struct kh_error *err)
+/* Decode the first n bytes of the xz data in buf into head; 1 when
+ * that many came out. */
+static int kh_image_xz_head(const unsigned char *buf, size_t len,
+			    unsigned char *head, size_t n)
+{
+	lzma_stream s = LZMA_STREAM_INIT;
+	int ok;
+
+	if (lzma_stream_decoder(&s, KH_IMAGE_XZ_MEMLIMIT, 0) != LZMA_OK)
+		return 0;
+	s.next_in = buf;
+	s.avail_in = len;
+	s.next_out = head;
+	s.avail_out = n;
+	while (s.avail_out > 0) {
+		lzma_ret r = lzma_code(&s, LZMA_FINISH);
+
+		if (r != LZMA_OK)
+			break;
+	}
+	ok = s.avail_out == 0;
+	lzma_end(&s);
+	return ok;
+}
+
+static int kh_image_xz_is_elf(const unsigned char *buf, size_t len)
+{
+	unsigned char head[4];
+
+	return kh_image_xz_head(buf, len, head, sizeof(head)) &&
+	       !memcmp(head, "\177ELF", 4);
+}
+
+/* xz data that decodes to something other than a tar (an Image.xz, a
+ * vmlinux.xz): its payload is to be searched, it is not the archive.
+ * Data that does not decode this far is taken for the archive, and
+ * reading it says what is wrong with it. */
+static int kh_image_xz_not_tar(const unsigned char *buf, size_t len)
+{
+	unsigned char head[512];
+
+	return kh_image_xz_head(buf, len, head, sizeof(head)) &&
+	       memcmp(head + 257, "ustar", 5);
+}
+
+/* 1 and *out when buf is, or holds, the archive; 0 when it does not;
+ * <0 when it is broken (an ELF whose symbols lie, say). */
+static int kh_image_find(const unsigned char *buf, size_t len,
+			 const char *name, struct kh_image_blob *out,
+			 struct kh_error *err)
 {
 	int ret;
 
-	if (kh_is_xz(buf, len)) {
+	if (kh_is_xz(buf, len) && !kh_image_xz_not_tar(buf, len)) {
 		out->offset = 0;
 		out->size = len;
 		out->how = KH_IMAGE_RAW;
-		return 0;
+		return 1;
 	}
 	ret = kh_elf_locate(buf, len, name, out, err);
 	if (ret != 0)
-		return ret < 0 ? ret : 0;
-	if (kh_markers_locate(buf, len, out))
-		return 0;
-	if (len >= 0x206 && !memcmp(buf + 0x202, "HdrS", 4))
-		return kh_error_set(err, KH_EINVAL, name, "a compressed kernel "
-				    "(bzImage): extract vmlinux from it first, "
-				    "e.g. with the kernel's "
-				    "scripts/extract-vmlinux");
+		return ret < 0 ? ret : 1;
+	return kh_markers_locate(buf, len, out) ? 1 : 0;
+}
+
+/* Why an image holds no archive. A kernel (an ELF file or a compressed
+ * image) without one was built without CONFIG_IKHEADERS=y. */
+static int kh_image_none(const char *name, int kernel, struct kh_error *err)
+{
+	if (kernel)
+		return kh_error_set(err, KH_EINVAL, NULL, "no headers archive "
+				    "in %s: CONFIG_IKHEADERS was off, or it is "
+				    "a module (kheaders.ko)", name);
 	return kh_error_set(err, KH_EINVAL, name, "no headers archive: not "
 			    "an .xz file, no %s symbol, no %s...%s markers "
-			    "around an xz stream", kh_sym_start,
+			    "around an xz stream, no compressed payload "
+			    "holding one", kh_sym_start,
 			    KH_IKHD_START, KH_IKHD_END);
+}
+
+int kh_image_locate(const unsigned char *buf, size_t len, const char *name,
+		    struct kh_image_blob *out, struct kh_error *err)
+{
+	int ret = kh_image_find(buf, len, name, out, err);
+
+	if (ret != 0)
+		return ret < 0 ? ret : 0;
+	return kh_image_none(name, len >= 4 && !memcmp(buf, "\177ELF", 4),
+			     err);
+}
+
+/* The archive was not in the file as it is: look in the payloads the
+ * file's format declares (a bzImage's, a zboot image's, the file
+ * itself compressed), else in the streams found by their magic, as
+ * the kernel's scripts/extract-ikconfig does. The first payload that
+ * holds the archive becomes the image. */
+static int kh_image_from_payloads(struct kh_image *img, const char *name,
+				  struct kh_error *err)
+{
+	struct kh_payload p = KH_PAYLOAD_INIT;
+	enum kh_payload_where kind = kh_payload_kind(img->data, img->len);
+	struct kh_payload_iter *it;
+	struct kh_error miss = KH_ERROR_INIT;
+	int r, seen = 0;
+
+	r = kh_payload_iter_new(img->data, img->len, name, NULL, &it, err);
+	if (r < 0)
+		return r;
+	while ((r = kh_payload_next(it, &p, err)) == 1) {
+		seen = 1;
+		if (kh_image_find(p.data, p.len, name, &img->blob, &miss) == 1)
+			break;
+		kh_payload_release(&p);
+	}
+	kh_payload_iter_free(it);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return kh_image_none(name, seen || kind != KH_PAYLOAD_SCAN ||
+				     (img->len >= 4 &&
+				      !memcmp(img->data, "\177ELF", 4)), err);
+	free(img->buf);
+	img->buf = p.data;
+	img->data = p.data;
+	img->len = p.len;
+	img->compressed = 1;
+	img->from_payload = 1;
+	img->comp = p.comp;
+	img->where = p.where;
+	return 0;
 }
 
 /* ---- Reading files. */
@@ -401,29 +512,6 @@ static int kh_image_read(const char *path, struct kh_image *img,
 }
 
 /* Does the xz stream decompress to an ELF file? Decodes a few bytes. */
-static int kh_image_xz_is_elf(const unsigned char *buf, size_t len)
-{
-	lzma_stream s = LZMA_STREAM_INIT;
-	unsigned char head[4];
-	int ok = 0;
-
-	if (lzma_stream_decoder(&s, KH_IMAGE_XZ_MEMLIMIT, 0) != LZMA_OK)
-		return 0;
-	s.next_in = buf;
-	s.avail_in = len;
-	s.next_out = head;
-	s.avail_out = sizeof(head);
-	while (s.avail_out > 0) {
-		lzma_ret r = lzma_code(&s, LZMA_FINISH);
-
-		if (r != LZMA_OK)
-			break;
-	}
-	ok = s.avail_out == 0 && !memcmp(head, "\177ELF", 4);
-	lzma_end(&s);
-	return ok;
-}
-
 /* The size the xz streams in buf declare in their indexes, read
  * without decoding any block (liblzma's file info decoder). */
 static int kh_image_xz_declared(const unsigned char *buf, size_t len,
@@ -546,9 +634,14 @@ int kh_image_open(const char *path, struct kh_image **out,
 	if (ret == 0 && kh_is_xz(img->data, img->len) &&
 	    kh_image_xz_is_elf(img->data, img->len))
 		ret = kh_image_unxz(img, name, err);
-	if (ret == 0)
-		ret = kh_image_locate(img->data, img->len, name, &img->blob,
-				      err);
+	if (ret == 0) {
+		ret = kh_image_find(img->data, img->len, name, &img->blob,
+				    err);
+		if (ret == 0)
+			ret = kh_image_from_payloads(img, name, err);
+		else if (ret > 0)
+			ret = 0;
+	}
 	if (ret < 0) {
 		kh_image_free(img);
 		return ret;
@@ -575,6 +668,16 @@ const struct kh_image_blob *kh_image_blob(const struct kh_image *img)
 int kh_image_was_compressed(const struct kh_image *img)
 {
 	return img->compressed;
+}
+
+int kh_image_payload(const struct kh_image *img, const char **comp,
+		     const char **where)
+{
+	if (!img->from_payload)
+		return 0;
+	*comp = kh_payload_comp_name(img->comp);
+	*where = kh_payload_where_name(img->where);
+	return 1;
 }
 
 void kh_image_free(struct kh_image *img)

@@ -8,7 +8,10 @@
  *     table, any program linked with the stub), also xz-compressed as
  *     modules often are (kheaders.ko.xz);
  *   - anything else that carries the stub's markers: "IKHD_ST", the
- *     archive, "IKHD_ED" (a stripped or raw, uncompressed kernel image).
+ *     archive, "IKHD_ED" (a stripped or raw, uncompressed kernel image);
+ *   - any of those compressed: an x86 bzImage, an EFI zboot image, an
+ *     arm64 Image.gz, a .ko.zst (extract/kh_payload: the payload the
+ *     format declares, else the streams found by their magic).
  *
  * Markers are only trusted around a well-formed xz stream: the start
  * marker must be followed by the xz magic and the end marker preceded
@@ -61,8 +64,14 @@ size_t kh_image_size(const struct kh_image *img);
 /* How and where it was found, for -v. */
 const struct kh_image_blob *kh_image_blob(const struct kh_image *img);
 
-/* Whether the image was xz-compressed as a whole (kheaders.ko.xz). */
+/* Whether the image was compressed (kheaders.ko.xz, a bzImage...). */
 int kh_image_was_compressed(const struct kh_image *img);
+
+/* 1 when the archive was found in a compressed payload, with the
+ * compression ("zstd") and where the payload was ("bzImage payload");
+ * else 0. */
+int kh_image_payload(const struct kh_image *img, const char **comp,
+		     const char **where);
 
 /* "the whole file", "ELF symbols" or "IKHD markers". */
 const char *kh_image_how_name(enum kh_image_how how);

@@ -111,13 +111,15 @@ for c in 32 64; do
 	done
 done
 
-# A real kernel: Debian's vmlinuz is an xz-compressed bzImage.
+# A real kernel: Debian's vmlinuz is an xz-compressed bzImage, built
+# without CONFIG_IKHEADERS. Its payload is read now (issue 14), and the
+# message says why there is no archive in it.
 if [ -n "${KB_VMLINUZ:-}" ]; then
 	n=$((n + 1))
 	if "$KHEADERS" extract "$KB_VMLINUZ" out.$n 2> err; then
 		bad "vmlinuz accepted"
 	else
-		grep -q 'compressed kernel (bzImage): extract vmlinux' err ||
+		grep -q 'no headers archive in .*vmlinuz: CONFIG_IKHEADERS was off' err ||
 			bad "vmlinuz: unhelpful message: $(cat err)"
 		[ ! -e out.$n ] || bad "vmlinuz: output left"
 	fi
@@ -139,7 +141,7 @@ PY
 	if "$KHEADERS" extract vmlinux out.$n 2> err; then
 		bad "vmlinux without an archive accepted"
 	else
-		grep -q 'vmlinux: no headers archive' err || bad "vmlinux: message: $(cat err)"
+		grep -q 'no headers archive in vmlinux: CONFIG_IKHEADERS was off' err || bad "vmlinux: message: $(cat err)"
 	fi
 fi
 
