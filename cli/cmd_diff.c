@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/kh_cli.h"
+#include "extract/kh_source.h"
 #include "lib/kh_hash.h"
 #include "manifest/kh_archive_read.h"
 #include "manifest/kh_diff.h"
@@ -378,6 +379,22 @@ static int kh_diff_flush(int status)
 	return KH_EXIT_TROUBLE;
 }
 
+/* One side: a manifest, or the archive in any source (extract/kh_source). */
+static int kh_diff_side(const char *path, unsigned flags,
+			struct kh_manifest **m, int *is_archive,
+			struct kh_error *err)
+{
+	struct kh_source *src;
+	int ret = kh_source_open(path, 1, &src, err);
+
+	if (ret < 0)
+		return ret;
+	*is_archive = !kh_source_is_manifest(src);
+	ret = kh_source_manifest(src, flags, m, err);
+	kh_source_free(src);
+	return ret;
+}
+
 int kh_cmd_diff(int argc, char **argv)
 {
 	struct kh_diff_cli c = { NULL, NULL, 0, 0, 0, -1 };
@@ -394,9 +411,9 @@ int kh_cmd_diff(int argc, char **argv)
 		return kh_diff_bad("only one side can be standard input%s",
 				   "");
 	flags = c.context >= 0 ? KH_ARCHIVE_READ_DATA : 0;
-	ret = kh_archive_read_any(c.a, flags, &ma, &arch_a, &err);
+	ret = kh_diff_side(c.a, flags, &ma, &arch_a, &err);
 	if (ret == 0)
-		ret = kh_archive_read_any(c.b, flags, &mb, &arch_b, &err);
+		ret = kh_diff_side(c.b, flags, &mb, &arch_b, &err);
 	if (ret == 0 && c.context >= 0 && (!arch_a || !arch_b)) {
 		kh_cli_error("%s: a manifest holds no contents: -u needs two "
 			     "archives", arch_a ? c.b : c.a);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/kh_cli.h"
+#include "extract/kh_source.h"
 #include "lib/kh_afile.h"
 #include "manifest/kh_archive_read.h"
 #include "manifest/kh_manifest.h"
@@ -47,6 +48,7 @@ static int kh_manifest_emit(const char *output, const char *text, size_t len,
 
 int kh_cmd_manifest(int argc, char **argv)
 {
+	struct kh_source *src = NULL;
 	struct kh_error err = KH_ERROR_INIT;
 	struct kh_manifest *m = NULL;
 	const char *output = NULL;
@@ -76,7 +78,10 @@ int kh_cmd_manifest(int argc, char **argv)
 	if (optind + 1 < argc)
 		return kh_cli_usage("manifest", "unexpected argument '%s'",
 				    argv[optind + 1]);
-	ret = kh_archive_read_path(argv[optind], 0, &m, &err);
+	ret = kh_source_open(argv[optind], 0, &src, &err);
+	if (ret == 0)
+		ret = kh_source_manifest(src, 0, &m, &err);
+	kh_source_free(src);
 	if (ret == 0)
 		ret = kh_manifest_describe(m, NULL, &err);
 	if (ret == 0)

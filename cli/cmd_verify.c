@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/kh_cli.h"
+#include "extract/kh_source.h"
 #include "gen/kh_blocks.h"
 #include "gen/kh_gen.h"
 #include "lib/kh_file.h"
@@ -265,6 +266,7 @@ static int kh_verify_against_manifest(const struct kh_verify_cli *c,
 				      struct kh_manifest **want,
 				      struct kh_manifest **got)
 {
+	struct kh_source *src = NULL;
 	unsigned char *text = NULL;
 	size_t len = 0;
 	int ret;
@@ -276,7 +278,10 @@ static int kh_verify_against_manifest(const struct kh_verify_cli *c,
 					want, err);
 	free(text);
 	if (ret == 0)
-		ret = kh_archive_read_path(c->archive, 0, got, err);
+		ret = kh_source_open(c->archive, 0, &src, err);
+	if (ret == 0)
+		ret = kh_source_manifest(src, 0, got, err);
+	kh_source_free(src);
 	if (ret == 0)
 		ret = kh_verify_compare(*want, *got, v, err);
 	return ret;
@@ -292,6 +297,26 @@ static int kh_verify_flush(int status)
 	kh_cli_error("standard output: write error");
 	clearerr(stdout);
 	return KH_EXIT_TROUBLE;
+}
+
+/* verify --rebuild of the archive in any source: the archive is read
+ * (and found) first, so that a wrong source costs no rebuild. */
+static int kh_verify_rebuild_source(const struct kh_verify_cli *c,
+				    struct kh_verify **v,
+				    struct kh_error *err)
+{
+	struct kh_source *s;
+	const unsigned char *a;
+	size_t len;
+	int ret = kh_source_open(c->archive, 0, &s, err);
+
+	if (ret < 0)
+		return ret;
+	a = kh_source_archive(s, &len);
+	ret = kh_verify_rebuild(&c->o, a, len, kh_source_name(s), NULL, v,
+				err);
+	kh_source_free(s);
+	return ret;
 }
 
 int kh_cmd_verify(int argc, char **argv)
@@ -315,8 +340,7 @@ int kh_cmd_verify(int argc, char **argv)
 	} else {
 		ret = kh_cli_mtime(c.mtime_arg, &c.o.mtime, &src, &err);
 		if (ret == 0)
-			ret = kh_verify_rebuild(&c.o, c.archive, NULL, &v,
-						&err);
+			ret = kh_verify_rebuild_source(&c, &v, &err);
 	}
 	if (ret < 0) {
 		kh_cli_fail(&err);

@@ -430,9 +430,10 @@ int kh_image_locate(const unsigned char *buf, size_t len, const char *name,
  * file's format declares (a bzImage's, a zboot image's, the file
  * itself compressed), else in the streams found by their magic, as
  * the kernel's scripts/extract-ikconfig does. The first payload that
- * holds the archive becomes the image. */
+ * holds the archive becomes the image: 1. None: 0, and *kernel says
+ * whether the file looked like a kernel (it had payloads, or is ELF). */
 static int kh_image_from_payloads(struct kh_image *img, const char *name,
-				  struct kh_error *err)
+				  int *kernel, struct kh_error *err)
 {
 	struct kh_payload p = KH_PAYLOAD_INIT;
 	enum kh_payload_where kind = kh_payload_kind(img->data, img->len);
@@ -452,10 +453,10 @@ static int kh_image_from_payloads(struct kh_image *img, const char *name,
 	kh_payload_iter_free(it);
 	if (r < 0)
 		return r;
+	*kernel = seen || kind != KH_PAYLOAD_SCAN ||
+		  (img->len >= 4 && !memcmp(img->data, "\177ELF", 4));
 	if (r == 0)
-		return kh_image_none(name, seen || kind != KH_PAYLOAD_SCAN ||
-				     (img->len >= 4 &&
-				      !memcmp(img->data, "\177ELF", 4)), err);
+		return 0;
 	free(img->buf);
 	img->buf = p.data;
 	img->data = p.data;
@@ -464,7 +465,7 @@ static int kh_image_from_payloads(struct kh_image *img, const char *name,
 	img->from_payload = 1;
 	img->comp = p.comp;
 	img->where = p.where;
-	return 0;
+	return 1;
 }
 
 /* ---- Reading files. */
@@ -496,9 +497,13 @@ static int kh_image_read(const char *path, struct kh_image *img,
 	else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
 		ret = kh_error_set(err, KH_EINVAL, name, "is a device, not a "
 				   "file; refusing to read it");
-	else
+	else if (S_ISREG(st.st_mode))
 		ret = kh_file_read_fd(fd, name, KH_FILE_MAX_IMAGE,
-				      "a source of extract", &buf, &len, err);
+				      "a source", &buf, &len, err);
+	else   /* a pipe: no size to trust, the archive's limit */
+		ret = kh_file_read_fd(fd, name, KH_FILE_MAX_ARCHIVE,
+				      "a source read from a pipe", &buf, &len,
+				      err);
 	if (!stdin_)
 		close(fd);
 	if (ret < 0)
@@ -620,28 +625,69 @@ static int kh_image_unxz(struct kh_image *img, const char *name,
 	return 0;
 }
 
+int kh_image_load(const char *path, unsigned char **buf, size_t *len,
+		  struct kh_error *err)
+{
+	struct kh_image img = { 0 };
+	int ret = kh_image_read(path, &img, err);
+
+	if (ret < 0) {
+		free(img.buf);
+		img.buf = NULL;
+	}
+	*buf = img.buf;
+	*len = img.len;
+	return ret;
+}
+
 int kh_image_open(const char *path, struct kh_image **out,
 		  struct kh_error *err)
 {
-	const char *name = strcmp(path, "-") ? path : "standard input";
-	struct kh_image *img = calloc(1, sizeof(*img));
-	int ret;
+	unsigned char *buf;
+	size_t len;
+	int ret = kh_image_load(path, &buf, &len, err);
 
 	*out = NULL;
-	if (!img)
+	if (ret < 0)
+		return ret;
+	return kh_image_take(buf, len, strcmp(path, "-") ? path
+				: "standard input", 0, out, err);
+}
+
+int kh_image_take(unsigned char *buf, size_t len, const char *name,
+		  unsigned flags, struct kh_image **out, struct kh_error *err)
+{
+	struct kh_image *img = calloc(1, sizeof(*img));
+	int ret = 0, kernel = 0;
+
+	*out = NULL;
+	if (!img) {
+		free(buf);
 		return kh_error_set(err, KH_ENOMEM, name, "out of memory");
-	ret = kh_image_read(path, img, err);
+	}
+	img->buf = buf;
+	img->data = buf;
+	img->len = len;
 	if (ret == 0 && kh_is_xz(img->data, img->len) &&
 	    kh_image_xz_is_elf(img->data, img->len))
 		ret = kh_image_unxz(img, name, err);
-	if (ret == 0) {
+	if (ret == 0)
 		ret = kh_image_find(img->data, img->len, name, &img->blob,
 				    err);
-		if (ret == 0)
-			ret = kh_image_from_payloads(img, name, err);
-		else if (ret > 0)
-			ret = 0;
+	if (ret == 0)
+		ret = kh_image_from_payloads(img, name, &kernel, err);
+	/* Nothing holds an archive. xz data (that is no tar) or, when
+	 * asked, any file is taken whole: the archive reader says what is
+	 * wrong with it. Otherwise say why there is none. */
+	if (ret == 0 && (kh_is_xz(img->data, img->len) ||
+			 (flags & KH_IMAGE_WHOLE_FALLBACK))) {
+		img->blob.offset = 0;
+		img->blob.size = img->len;
+		img->blob.how = KH_IMAGE_RAW;
+		ret = 1;
 	}
+	if (ret == 0)
+		ret = kh_image_none(name, kernel, err);
 	if (ret < 0) {
 		kh_image_free(img);
 		return ret;

@@ -57,6 +57,23 @@ struct kh_image;
 int kh_image_open(const char *path, struct kh_image **out,
 		  struct kh_error *err);
 
+/* kh_image_open in two steps, for a caller that looks at the bytes
+ * first (kh_source: is it a manifest?). kh_image_load reads path under
+ * kh_image_open's rules: a regular file up to KH_FILE_MAX_IMAGE, a
+ * pipe up to KH_FILE_MAX_ARCHIVE, a device or directory refused; *buf
+ * is malloc'ed. kh_image_take finds the archive in buf, which it owns
+ * from then on, even when it fails. */
+int kh_image_load(const char *path, unsigned char **buf, size_t *len,
+		  struct kh_error *err);
+int kh_image_take(unsigned char *buf, size_t len, const char *name,
+		  unsigned flags, struct kh_image **out, struct kh_error *err);
+
+/* kh_image_take's flag: a file that holds no archive by any rule above
+ * is taken whole, as the archive (a plain .tar, a .tar.gz: manifest,
+ * verify and diff read what libarchive reads, and its reader says what
+ * is wrong with anything else). */
+#define KH_IMAGE_WHOLE_FALLBACK 1u
+
 /* The archive's bytes, valid until kh_image_free. */
 const unsigned char *kh_image_data(const struct kh_image *img);
 size_t kh_image_size(const struct kh_image *img);

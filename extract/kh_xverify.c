@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/kh_file.h"
 #include "lib/kh_hash.h"
 #include "manifest/kh_archive_read.h"
 #include "manifest/kh_manifest.h"
@@ -147,7 +148,8 @@ int kh_xverify_new(const char *path, struct kh_xverify **out,
 		free(xv);
 		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
 	}
-	ret = kh_archive_slurp(path, &text, &len, err);
+	ret = kh_archive_load(path, KH_FILE_MAX_MANIFEST, "a manifest", &text,
+			      &len, err);
 	if (ret == 0 && !kh_manifest_is_mtree(text, len))
 		ret = kh_error_set(err, KH_EINVAL, path, "not a manifest "
 				   "(no #mtree line)");

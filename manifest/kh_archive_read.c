@@ -524,56 +524,6 @@ int kh_archive_read_mem(const void *buf, size_t len, const char *name,
 	return 0;
 }
 
-int kh_archive_read_path(const char *path, unsigned flags,
-			 struct kh_manifest **out, struct kh_error *err)
-{
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	int ret;
-
-	*out = NULL;
-	ret = kh_archive_slurp(path, &buf, &len, err);
-	if (ret == 0)
-		ret = kh_archive_read_mem(buf, len, kh_archive_name(path),
-					  flags, out, err);
-	free(buf);
-	return ret;
-}
-
-int kh_archive_read_any(const char *path, unsigned flags,
-			struct kh_manifest **out, int *is_archive,
-			struct kh_error *err)
-{
-	const char *name = kh_archive_name(path);
-	size_t max = KH_FILE_MAX_ARCHIVE > KH_FILE_MAX_MANIFEST ?
-		KH_FILE_MAX_ARCHIVE : KH_FILE_MAX_MANIFEST;
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	char lim[32];
-	int ret;
-
-	*out = NULL;
-	ret = kh_archive_load(path, max, "an archive or a manifest", &buf,
-			      &len, err);
-	if (ret < 0)
-		return ret;
-	*is_archive = !kh_manifest_is_mtree(buf, len);
-	/* Read under the larger limit; each kind keeps its own. */
-	max = *is_archive ? KH_FILE_MAX_ARCHIVE : KH_FILE_MAX_MANIFEST;
-	if (len > max)
-		ret = kh_error_set(err, KH_EINVAL, name, "over the %s limit "
-				   "for %s; refusing to read it",
-				   kh_file_size_str(max, lim, sizeof(lim)),
-				   *is_archive ? "an archive" : "a manifest");
-	else if (*is_archive)
-		ret = kh_archive_read_mem(buf, len, name, flags, out, err);
-	else
-		ret = kh_manifest_parse((const char *)buf, len, name, out,
-					err);
-	free(buf);
-	return ret;
-}
-
 int kh_archive_read_manifest(int fd, const char *name,
 			     const struct kh_manifest_origin *origin,
 			     const char *path, struct kh_afile **out,

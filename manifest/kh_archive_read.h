@@ -57,15 +57,6 @@ int kh_archive_load(const char *path, size_t max, const char *what,
 int kh_archive_slurp(const char *path, unsigned char **buf, size_t *len,
 		     struct kh_error *err);
 
-/* kh_archive_slurp + kh_archive_read_mem. */
-int kh_archive_read_path(const char *path, unsigned flags,
-			 struct kh_manifest **out, struct kh_error *err);
-
-/* A manifest or an archive, whichever path holds: mtree text is
- * parsed, anything else is read as an archive. *is_archive says which. */
-int kh_archive_read_any(const char *path, unsigned flags,
-			struct kh_manifest **out, int *is_archive,
-			struct kh_error *err);
 
 /* The manifest of the archive in fd (read from offset 0), described
  * by origin, written to a new temporary beside path: *out is left for

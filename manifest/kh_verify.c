@@ -334,12 +334,13 @@ static int kh_verify_regen(const struct kh_gen_opts *opts, const char *path,
 	return kh_gen_run(&o, &res, err);
 }
 
-int kh_verify_rebuild(const struct kh_gen_opts *opts, const char *archive,
-		      const char *tmpdir, struct kh_verify **out,
-		      struct kh_error *err)
+int kh_verify_rebuild(const struct kh_gen_opts *opts,
+		      const unsigned char *have, size_t nhave,
+		      const char *archive, const char *tmpdir,
+		      struct kh_verify **out, struct kh_error *err)
 {
-	unsigned char *have = NULL, *again = NULL;
-	size_t nhave = 0, nagain = 0;
+	unsigned char *again = NULL;
+	size_t nagain = 0;
 	struct kh_manifest *want = NULL, *got = NULL;
 	char prefix[PATH_MAX], path[PATH_MAX + 32];
 	char *dir = NULL;
@@ -350,11 +351,6 @@ int kh_verify_rebuild(const struct kh_gen_opts *opts, const char *archive,
 		tmpdir = getenv("TMPDIR");
 	if (!tmpdir || !*tmpdir)
 		tmpdir = "/tmp";
-	/* Read the archive first: a missing one is the user's mistake,
-	 * and should not cost a rebuild to find out. */
-	ret = kh_archive_slurp(archive, &have, &nhave, err);
-	if (ret < 0)
-		goto out;
 	/* A private directory, locked while we run; what killed runs left
 	 * goes first, and a signal handler removes ours. */
 	snprintf(prefix, sizeof(prefix), "%s/kheaders-verify.", tmpdir);
@@ -402,7 +398,6 @@ out:
 	}
 	kh_manifest_free(want);
 	kh_manifest_free(got);
-	free(have);
 	free(again);
 	return ret;
 }

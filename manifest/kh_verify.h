@@ -62,11 +62,14 @@ int kh_verify_compare(const struct kh_manifest *want,
 
 /* Rebuild with opts (tree options as for gen; output, stub, state,
  * depfile and manifest are ignored) into a private temporary directory
- * and compare with archive. The manifests of both sides are kept in
- * the result. tmpdir: where to make it (NULL: $TMPDIR, else /tmp). */
-int kh_verify_rebuild(const struct kh_gen_opts *opts, const char *archive,
-		      const char *tmpdir, struct kh_verify **out,
-		      struct kh_error *err);
+ * and compare with the archive's bytes have (named archive in
+ * messages; the caller reads them from any source, extract/kh_source).
+ * The manifests of both sides are kept in the result. tmpdir: where to
+ * make it (NULL: $TMPDIR, else /tmp). */
+int kh_verify_rebuild(const struct kh_gen_opts *opts,
+		      const unsigned char *have, size_t nhave,
+		      const char *archive, const char *tmpdir,
+		      struct kh_verify **out, struct kh_error *err);
 
 void kh_verify_free(struct kh_verify *v);
 

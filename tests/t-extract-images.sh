@@ -6,8 +6,9 @@
 # synthetic bzImage and in a synthetic EFI zboot image: each extracts
 # to the same tree as the .tar.xz itself. Debian's own vmlinuz, built
 # without CONFIG_IKHEADERS, is a real bzImage with no archive: refused
-# with the reason. An image without markers: the same message. The
-# payload decoders themselves are tested in test_payload and t-payload.
+# with the reason. An image without markers: the same message.
+# manifest, diff and verify read the same images. The payload decoders
+# themselves are tested in test_payload and t-payload.
 set -u
 . "$TOP/tests/lib/boot.sh"
 . "$TOP/tests/lib/images.sh"
@@ -57,6 +58,23 @@ for c in gzip zstd; do
 	{ cat "img.$c"; [ $c = gzip ] || size_le32 img; } > "zp.$c"
 	wrap zboot "zp.$c" "zb.$c" "$c"
 	one "$c EFI zboot" "zb.$c"
+done
+
+# manifest, verify and diff read the same sources (extract/kh_source):
+# the archive in a compressed image is the .tar.xz's, byte for byte.
+"$K" manifest "$A" > want.mtree || bad "manifest of the .tar.xz"
+for f in bz.gzip bz.zstd zb.gzip img.xz img.lz4; do
+	if ! "$K" manifest "$f" > got.mtree 2>got.err; then
+		bad "manifest $f: $(cat got.err)"
+	elif ! cmp -s want.mtree got.mtree; then
+		bad "manifest $f differs from the .tar.xz's"
+	elif ! "$K" diff -q "$f" "$A" 2>got.err; then
+		bad "diff $f .tar.xz: exit $?: $(cat got.err)"
+	elif ! "$K" verify -q --manifest want.mtree "$f" 2>got.err; then
+		bad "verify --manifest of $f: exit $?: $(cat got.err)"
+	else
+		echo "ok   $f: manifest, diff and verify see the .tar.xz's archive"
+	fi
 done
 
 # No archive: said so, with the reason, exit 1.

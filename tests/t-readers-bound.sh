@@ -1,8 +1,9 @@
 #!/bin/bash
 # The manifest layer's readers on hostile input: every read has a limit
 # that is checked before the memory is spent, and says which.
-#   - manifest, diff and verify on /dev/zero and on an endless standard
-#     input: refused, naming the limit, in bounded memory;
+#   - manifest, diff and verify on /dev/zero (a device: refused at
+#     once) and on an endless pipe: refused, naming the limit, in
+#     bounded memory;
 #   - a .tar.xz bomb (170 KB of xz, over 1 GiB of tar): refused, naming
 #     the decompressed limit;
 #   - nested relative mtree directories: 20,000 nested lines are
@@ -54,17 +55,25 @@ S=$TOP/golden/sample/expected/kheaders_data.tar.xz
 M=$TOP/golden/sample/expected/kheaders_data.mtree
 
 # ---- whole-input limits ----
-rb_expect 1 "over the 256 MiB limit for an archive" \
+# Every source is read one way (extract/kh_source, kh_image's rules): a
+# device is refused at once, named or on standard input (an archive is
+# never one); a pipe is read up to the archive's limit; a manifest is
+# held to its own.
+rb_expect 1 "/dev/zero: is a device, not a file; refusing to read it" \
 	capped 900000 "$K" manifest /dev/zero
-rb_expect 1 "(standard input): over the 256 MiB limit for an archive" \
+rb_expect 1 "standard input: is a device, not a file; refusing to read it" \
 	capped 900000 sh -c '"$0" manifest - </dev/zero' "$K"
-rb_expect 2 "over the 256 MiB limit for an archive or a manifest" \
+rb_expect 1 "standard input: over the 256 MiB limit for a source read from a pipe" \
+	capped 900000 sh -c 'cat /dev/zero | "$0" manifest -' "$K"
+rb_expect 2 "/dev/zero: is a device, not a file; refusing to read it" \
 	capped 900000 "$K" diff /dev/zero "$S"
+rb_expect 2 "standard input: over the 256 MiB limit for a source read from a pipe" \
+	capped 900000 sh -c 'cat /dev/zero | "$0" diff - "$1"' "$K" "$S"
 rb_expect 2 "over the 256 MiB limit for a manifest" \
 	capped 900000 "$K" verify --manifest /dev/zero "$S"
-rb_expect 2 "over the 256 MiB limit for an archive" \
+rb_expect 2 "/dev/zero: is a device, not a file; refusing to read it" \
 	capped 900000 "$K" verify --manifest "$M" /dev/zero
-rss_under 400 "manifest /dev/zero" 900000 "$K" manifest /dev/zero
+rss_under 400 "manifest of an endless pipe" 900000 sh -c 'cat /dev/zero | "$0" manifest -' "$K"
 
 # ---- a decompression bomb: concatenated xz streams of zeros ----
 head -c $((64 << 20)) /dev/zero | xz -0 -T1 >"$T/z.xz"
