@@ -70,7 +70,10 @@ static const char kh_gen_usage[] =
 	"\n"
 	"Prints '  GEN     FILE' as Kbuild does, only when it rebuilt. Outputs\n"
 	"are replaced atomically; on failure the previous ones are left\n"
-	"untouched; when up to date they are not touched at all.\n"
+	"untouched; when up to date they are not touched at all. Only a\n"
+	"regular file (or nothing) is replaced: a symlink, FIFO or device\n"
+	"where an output goes is refused; two outputs on one path are a\n"
+	"usage error.\n"
 	"Exit status: 0 success, 1 error, 2 usage error.\n";
 
 enum {
