@@ -264,37 +264,6 @@ int kh_afile_same(const char *a, const char *b)
 	return same;
 }
 
-int kh_afile_lock(const char *path, int *fd, struct kh_error *err)
-{
-	char *dir = kh_afile_dir(path);
-	int ret = 0;
-
-	*fd = -1;
-	if (!dir)
-		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
-	*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*fd < 0)
-		ret = kh_error_sys(err, errno, path, "cannot open its directory");
-	else {
-		while (flock(*fd, LOCK_EX) < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = kh_error_sys(err, errno, dir, "cannot lock");
-			close(*fd);
-			*fd = -1;
-			break;
-		}
-	}
-	free(dir);
-	return ret;
-}
-
-void kh_afile_unlock(int fd)
-{
-	if (fd >= 0)
-		close(fd);   /* closing drops the flock */
-}
-
 /* Is name ".BASE.XXXXXX", the temporary name kh_afile_tmpname makes? */
 static int kh_afile_is_tmp(const char *name, const char *base)
 {
@@ -311,7 +280,7 @@ static int kh_afile_is_tmp(const char *name, const char *base)
 	return 1;
 }
 
-void kh_afile_sweep(const char *path)
+static void kh_afile_sweep(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	const char *base = slash ? slash + 1 : path;

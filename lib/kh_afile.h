@@ -61,16 +61,6 @@ void kh_afile_abort(struct kh_afile *af);
 /* Async-signal-safe: unlink every temporary still open. */
 void kh_afile_unlink_all(void);
 
-/* Take an exclusive lock on the directory that will hold path, waiting
- * for any other holder: two runs writing the same outputs take turns.
- * Returns the descriptor to pass to kh_afile_unlock. */
-int kh_afile_lock(const char *path, int *fd, struct kh_error *err);
-void kh_afile_unlock(int fd);
-
-/* Remove temporaries of path that a killed run left (SIGKILL gives no
- * chance to clean up). Only safe under kh_afile_lock. */
-void kh_afile_sweep(const char *path);
-
 /* The directory locks of a run's outputs. */
 #define KH_AFILE_GUARD_MAX 8
 struct kh_afile_guard {

@@ -57,7 +57,6 @@ int kh_archive_load(const char *path, size_t max, const char *what,
 int kh_archive_slurp(const char *path, unsigned char **buf, size_t *len,
 		     struct kh_error *err);
 
-
 /* The manifest of the archive in fd (read from offset 0), described
  * by origin, written to a new temporary beside path: *out is left for
  * the caller to commit with the archive, or to abort. */
