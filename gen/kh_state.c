@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/kh_afile.h"
+#include "lib/kh_buf.h"
 #include "lib/kh_file.h"
 
 /* Bytes that would break a space-separated line, and '%' itself. */
@@ -205,45 +206,8 @@ void kh_state_release(struct kh_state *st)
 
 /* ---- writing ---------------------------------------------------------- */
 
-struct kh_state_buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
 
-static void kh_state_put(struct kh_state_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void kh_state_put(struct kh_state_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->oom)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		/* Before the first allocation p is NULL, and NULL + 0 is
-		 * undefined (found by fuzz_state; UBSan). */
-		n = vsnprintf(b->p ? b->p + b->len : NULL, b->cap - b->len,
-			      fmt, ap);
-		va_end(ap);
-		if (n >= 0 && (size_t)n < b->cap - b->len)
-			break;
-		size_t cap = (b->cap + (size_t)(n > 0 ? n : 0)) * 2 + 4096;
-		char *p = realloc(b->p, cap);
-
-		if (!p || n < 0) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	b->len += (size_t)n;
-}
-
-static void kh_state_put_input(struct kh_state_buf *b,
+static void kh_state_put_input(struct kh_buf *b,
 			       const struct kh_state_input *in)
 {
 	char hex[2 * KH_XXH128_LEN + 1];
@@ -260,14 +224,14 @@ static void kh_state_put_input(struct kh_state_buf *b,
 	if (!rel || (in->type == 'l' && !target))
 		b->oom = 1;
 	else
-		kh_state_put(b, "input %c %d %lld %" PRId64 " %" PRId64
+		kh_buf_printf(b, "input %c %d %lld %" PRId64 " %" PRId64
 			     " %llu %s %s\n", in->type, in->tree, in->size,
 			     in->mtime_ns, in->ctime_ns, in->ino, what, rel);
 	free(rel);
 	free(target);
 }
 
-static void kh_state_put_dir(struct kh_state_buf *b,
+static void kh_state_put_dir(struct kh_buf *b,
 			     const struct kh_state_dir *d)
 {
 	char *rel = kh_state_escape(d->rel);
@@ -276,11 +240,11 @@ static void kh_state_put_dir(struct kh_state_buf *b,
 		b->oom = 1;
 		return;
 	}
-	kh_state_put(b, "dir %d %" PRId64 " %llu %s ", d->tree, d->ctime_ns,
+	kh_buf_printf(b, "dir %d %" PRId64 " %llu %s ", d->tree, d->ctime_ns,
 		     d->ino, rel);
 	free(rel);
 	if (!d->nlen)
-		kh_state_put(b, "-");
+		kh_buf_printf(b, "-");
 	for (size_t off = 0; off < d->nlen;) {
 		const char *e = d->names + off;
 		char *name = kh_state_escape(e + 1);
@@ -289,21 +253,21 @@ static void kh_state_put_dir(struct kh_state_buf *b,
 			b->oom = 1;
 			return;
 		}
-		kh_state_put(b, "/%c%s", e[0], name);
+		kh_buf_printf(b, "/%c%s", e[0], name);
 		free(name);
 		off += strlen(e) + 1;
 	}
-	kh_state_put(b, "\n");
+	kh_buf_printf(b, "\n");
 }
 
 int kh_state_format(const struct kh_state *st, char **text, size_t *len,
 		     struct kh_error *err)
 {
-	struct kh_state_buf b = { 0 };
+	struct kh_buf b = KH_BUF_INIT;
 
 	*text = NULL;
 	*len = 0;
-	kh_state_put(&b, "%s %d\ntool %s\nstarted %" PRId64 "\n",
+	kh_buf_printf(&b, "%s %d\ntool %s\nstarted %" PRId64 "\n",
 		     KH_STATE_MAGIC, KH_STATE_VERSION, st->tool,
 		     st->started_ns);
 	for (size_t i = 0; i < st->noptions; i++) {
@@ -312,7 +276,7 @@ int kh_state_format(const struct kh_state *st, char **text, size_t *len,
 		if (!v)
 			b.oom = 1;
 		else
-			kh_state_put(&b, "option %s\n", v);
+			kh_buf_printf(&b, "option %s\n", v);
 		free(v);
 	}
 	for (size_t i = 0; i < st->nout; i++) {
@@ -324,14 +288,14 @@ int kh_state_format(const struct kh_state *st, char **text, size_t *len,
 		if (!p)
 			b.oom = 1;
 		else
-			kh_state_put(&b, "output %s %s %s %llu %s\n",
+			kh_buf_printf(&b, "output %s %s %s %llu %s\n",
 				     st->out[i].role, hex, xhex,
 				     st->out[i].size, p);
 		free(p);
 		if (st->out[i].stat.valid) {
 			const struct kh_state_ostat *os = &st->out[i].stat;
 
-			kh_state_put(&b, "outstat %llu %llu %lld %lld %lld\n",
+			kh_buf_printf(&b, "outstat %llu %llu %lld %lld %lld\n",
 				     os->dev, os->ino,
 				     (long long)os->mtime_ns,
 				     (long long)os->ctime_ns,
@@ -342,13 +306,11 @@ int kh_state_format(const struct kh_state *st, char **text, size_t *len,
 		kh_state_put_dir(&b, &st->dirs[i]);
 	for (size_t i = 0; i < st->nin; i++)
 		kh_state_put_input(&b, &st->in[i]);
-	kh_state_put(&b, "end %zu\n", st->nin);
-	if (b.oom) {
-		free(b.p);
+	kh_buf_printf(&b, "end %zu\n", st->nin);
+	if (kh_buf_failed(&b) || !(*text = kh_buf_take(&b, len))) {
+		kh_buf_free(&b);
 		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
 	}
-	*text = b.p;
-	*len = b.len;
 	return 0;
 }
 
