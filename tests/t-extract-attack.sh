@@ -26,25 +26,6 @@ cd "$T"
 
 # No temporary tree beside DIR.
 no_xtmp() { [ -z "$(ls -A "$(dirname "$1")" | grep -F ".$(basename "$1").kheaders-")" ]; }
-
-# held ENV... CMD...: start CMD under the shim, stalled at its fault;
-# sets HPID. Fails the test if the fault never fires.
-held() {
-	rm -f "$T/held.ready"
-	env "${RB_SHIM_ENV[@]}" KH_FAULT=stall KH_FAULT_READY="$T/held.ready" "$@" \
-		>"$T/held.out" 2>"$T/held.err" &
-	HPID=$!
-	for _ in $(seq 1200); do
-		[ -e "$T/held.ready" ] && return 0
-		kill -0 $HPID 2>/dev/null || break
-		sleep 0.05
-	done
-	rb_bad "never held: $*"; sed 's/^/     | /' "$T/held.err"
-	return 1
-}
-# release: let the held run go on; sets RC to its exit status.
-release() { kill -USR1 $HPID; wait $HPID; RC=$?; }
-
 python3 - <<'PY' || { echo "FAIL cannot build the archives"; exit 1; }
 import hashlib, io, lzma, tarfile
 
@@ -156,13 +137,13 @@ m1_case() {
 	shift 2
 	cp m1-1.tar.xz src.tar.xz
 	rm -rf "$T/x"
-	held KH_FAULT_PATH=.x.kheaders- "$K" extract "$@" src.tar.xz "$T/x" || return
+	rb_held KH_FAULT_PATH=.x.kheaders- "$K" extract "$@" src.tar.xz "$T/x" || return
 	if [ "$change" = rewrite ]; then
 		dd if=m1-2.tar.xz of=src.tar.xz conv=notrunc status=none
 	else
 		: > src.tar.xz
 	fi
-	release
+	rb_release
 	rc=$RC
 	if [ "$rc" = 0 ] && diff -r "$T/x" "$T/ref1" >/dev/null && no_xtmp "$T/x"; then
 		rb_ok "M1 $label: exit 0, the tree holds the checked bytes"
@@ -240,11 +221,11 @@ rb_nobody mkdir "$P/dest/sub/d" && rb_nobody sh -c "echo mine > '$P/dest/sub/d/k
 	rb_bad "M4: the attacker cannot write its directory"
 # Held just before the old tree's kh-victim-x is unlinked: the old tree
 # then sits at the temporary name, and the attacker swaps its directory.
-if held KH_FAULT_CALL=unlink KH_FAULT_PATH=kh-victim-x "$K" extract --replace m4-new.tar.xz "$P/dest"; then
+if rb_held KH_FAULT_CALL=unlink KH_FAULT_PATH=kh-victim-x "$K" extract --replace m4-new.tar.xz "$P/dest"; then
 	old=$(ls -d "$P"/.dest.kheaders-* | head -n 1)
 	rb_nobody mv "$old/sub/d" "$old/sub/d.moved" && rb_nobody ln -s "$P/victim" "$old/sub/d" ||
 		rb_bad "M4: the attacker could not swap"
-	release
+	rb_release
 	rc=$RC
 	[ "$(cat "$P/victim/kh-victim-x" 2>/dev/null)" = precious ] &&
 		rb_ok "M4: the symlink swapped in during removal was not followed" ||
@@ -265,11 +246,11 @@ mkdir "$P/dest2/sub"
 rb_own "$P/dest2/sub"
 rb_nobody mkdir -p "$P/dest2/sub/d/e" && rb_nobody sh -c "echo mine > '$P/dest2/sub/d/e/kh-victim-y'" ||
 	rb_bad "M4 moved: the attacker cannot write its directory"
-if held KH_FAULT_CALL=unlink KH_FAULT_PATH=kh-victim-y "$K" extract --replace m4-new.tar.xz "$P/dest2"; then
+if rb_held KH_FAULT_CALL=unlink KH_FAULT_PATH=kh-victim-y "$K" extract --replace m4-new.tar.xz "$P/dest2"; then
 	old=$(ls -d "$P"/.dest2.kheaders-* | head -n 1)
 	rb_nobody mv "$old/sub/d" "$P/att/d" && rb_nobody ln -s "$P/victim2" "$old/sub/d" ||
 		rb_bad "M4 moved: the attacker could not swap"
-	release
+	rb_release
 	rc=$RC
 	[ "$(cat "$P/victim2/e/kh-victim-y" 2>/dev/null)" = precious ] && [ -d "$P/att/d" ] &&
 		rb_ok "M4 moved: nothing followed, the moved directory left where it went" ||

@@ -250,38 +250,31 @@ rb_quiet_dir "$T/stmp" && rb_ok "verify --rebuild after SIGKILL: the next run sw
 # ---- Two runs at once. One is held mid-way (shim stall) while the
 # other runs whole: the second must not sweep the live run's
 # temporaries, and the held one, released (SIGUSR1), must finish right.
-held() {   # start CMD held at its fault; sets HPID
-	rm -f "$T/rb.ready"
-	env "${RB_SHIM_ENV[@]}" KH_FAULT=stall KH_FAULT_READY="$T/rb.ready" "$@" >"$T/held.out" 2>"$T/held.err" &
-	HPID=$!
-	for i in $(seq 1200); do [ -e "$T/rb.ready" ] && return 0; sleep 0.05; done
-	rb_bad "never held: $*"
-}
 X=$T/cx
-held KH_FAULT_PATH=include/linux/plain.h "$K" extract "$A" "$X"
+rb_held KH_FAULT_PATH=include/linux/plain.h "$K" extract "$A" "$X"
 "$K" extract "$A" "$X" && extracted "$X" || rb_bad "extract: the free run failed"
 [ -n "$(ls -A "$T" | grep -F '.cx.kheaders-')" ] || rb_bad "extract: the free run swept a live run's tree"
-kill -USR1 $HPID; wait $HPID; rc=$?
+rb_release; rc=$RC
 [ "$rc" = 1 ] && grep -q "$X: appeared while extracting: not replacing it" "$T/held.err" &&
 	no_xtmp "$X" && extracted "$X" &&
 	rb_ok "two extracts into one DIR: one wins, the other says so and leaves nothing" ||
 	{ rb_bad "two extracts: held one exit $rc"; cat "$T/held.err"; }
 mkdir "$T/ctmp"
 V=(env TMPDIR="$T/ctmp" "$K" verify --rebuild "${R[@]}" "$A")
-held KH_FAULT_PATH=include/linux/plain.h "${V[@]}"
+rb_held KH_FAULT_PATH=include/linux/plain.h "${V[@]}"
 "${V[@]}" >/dev/null || rb_bad "verify: the free run failed"
 [ -n "$(ls -A "$T/ctmp")" ] || rb_bad "verify: the free run swept a live run's directory"
-kill -USR1 $HPID; wait $HPID; rc=$?
+rb_release; rc=$RC
 [ "$rc" = 0 ] && rb_quiet_dir "$T/ctmp" &&
 	rb_ok "two verify --rebuild at once: both OK, nothing left in TMPDIR" ||
 	{ rb_bad "two verify --rebuild: held one exit $rc"; cat "$T/held.err"; }
-held KH_FAULT_CALL=rename KH_FAULT_PATH=m.mtree "$K" manifest -o "$O/m.mtree" "$A"
+rb_held KH_FAULT_CALL=rename KH_FAULT_PATH=m.mtree "$K" manifest -o "$O/m.mtree" "$A"
 "$K" manifest -o "$O/m.mtree" "$A" &
 FREE=$!
 sleep 1
 kill -0 $FREE 2>/dev/null && rb_ok "manifest -o: a second writer waits for the directory's lock" ||
 	rb_bad "manifest -o: the second writer did not wait"
-kill -USR1 $HPID; wait $HPID; rc=$?
+rb_release; rc=$RC
 wait $FREE; rc2=$?
 [ "$rc/$rc2" = 0/0 ] && cmp -s "$O/m.mtree" "$T/ref.mtree" && rb_quiet_dir "$O" "${SO[@]}" &&
 	rb_ok "two manifest -o at once: both succeed, one complete file, no temporary" ||

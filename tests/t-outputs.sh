@@ -214,25 +214,18 @@ grep -q "(null)\|arch=" "$T/rb.err" && rb_bad "-v printed the settings before --
 # D8: stub -o holds its directory's lock while it writes (so that a gen
 # --stub there cannot sweep its temporary); gen holds the lock of every
 # directory it writes in, not only the archive's.
-held() {   # start CMD held at its fault; sets HPID
-	rm -f "$T/rb.ready"
-	env "${RB_SHIM_ENV[@]}" KH_FAULT=stall KH_FAULT_READY="$T/rb.ready" "$@" >"$T/held.out" 2>"$T/held.err" &
-	HPID=$!
-	for i in $(seq 1200); do [ -e "$T/rb.ready" ] && return 0; sleep 0.05; done
-	rb_bad "never held: $*"
-}
 L=$T/lk
 mkdir -p "$L/a" "$L/b"
-held KH_FAULT_CALL=rename KH_FAULT_PATH=s.S "$K" stub --incbin k.tar.xz -o "$L/a/s.S"
+rb_held KH_FAULT_CALL=rename KH_FAULT_PATH=s.S "$K" stub --incbin k.tar.xz -o "$L/a/s.S"
 flock -n "$L/a" true && rb_bad "stub -o: its directory is not locked while it writes" ||
 	rb_ok "stub -o holds its directory's lock"
-kill -USR1 $HPID; wait $HPID; rc=$?
+rb_release; rc=$RC
 [ $rc = 0 ] && grep -q kernel_headers_data "$L/a/s.S" && rb_quiet_dir "$L/a" s.S &&
 	rb_ok "stub -o, released, finishes" || rb_bad "stub -o held: exit $rc"
-held KH_FAULT_CALL=rename KH_FAULT_PATH=k.S "$K" "${G[@]}" -o "$L/a/k.tar.xz" --stub "$L/b/k.S"
+rb_held KH_FAULT_CALL=rename KH_FAULT_PATH=k.S "$K" "${G[@]}" -o "$L/a/k.tar.xz" --stub "$L/b/k.S"
 flock -n "$L/b" true && rb_bad "gen: the stub's directory is not locked" ||
 	rb_ok "gen holds the lock of its stub's directory too"
-kill -USR1 $HPID; wait $HPID; rc=$?
+rb_release; rc=$RC
 [ $rc = 0 ] && rb_quiet_dir "$L/b" k.S && rb_ok "gen, released, finishes" || rb_bad "gen held: exit $rc"
 
 # ---- 7. Inputs' ctime (kept with the state since version 2): a

@@ -19,6 +19,12 @@
 #                                  preloaded (KH_FAULT* set by the caller)
 #   rb_stall SIG ENV... CMD...     run CMD until the shim stalls it, then
 #                                  send SIG; prints the exit status
+#   rb_held ENV... CMD...          start CMD in the background, held by
+#                                  the shim at its fault (sets HPID; its
+#                                  output in $T/held.out and held.err);
+#                                  false, and a FAIL, if it never fires
+#   rb_release                     let the held run go on (SIGUSR1) and
+#                                  wait: sets RC to its exit status
 #   rb_tmpfs DIR SIZE              mount a tmpfs of SIZE at DIR; fails if
 #                                  this machine does not allow it
 #   rb_quiet_dir DIR NAMES...      true if DIR holds exactly NAMES (no
@@ -117,6 +123,23 @@ rb_stall() {
 	wait $pid
 	echo $?
 }
+
+rb_held() {
+	local i
+	rm -f "$T/held.ready"
+	env "${RB_SHIM_ENV[@]}" KH_FAULT=stall KH_FAULT_READY="$T/held.ready" "$@" \
+		>"$T/held.out" 2>"$T/held.err" &
+	HPID=$!
+	for i in $(seq 1200); do
+		[ -e "$T/held.ready" ] && return 0
+		kill -0 $HPID 2>/dev/null || break
+		sleep 0.05
+	done
+	rb_bad "never held: $*"; sed 's/^/     | /' "$T/held.err"
+	return 1
+}
+
+rb_release() { kill -USR1 $HPID; wait $HPID; RC=$?; }
 
 rb_tmpfs() {
 	mkdir -p "$1" && mount -t tmpfs -o "size=$2,mode=0755" tmpfs "$1" 2>/dev/null ||
