@@ -26,6 +26,7 @@ cd "$T"
 
 # No temporary tree beside DIR.
 no_xtmp() { [ -z "$(ls -A "$(dirname "$1")" | grep -F ".$(basename "$1").kheaders-")" ]; }
+
 python3 - <<'PY' || { echo "FAIL cannot build the archives"; exit 1; }
 import hashlib, io, lzma, tarfile
 
