@@ -85,7 +85,7 @@ static int kh_reader_file(const struct kh_walk_entry *e, char **data,
 			  size_t *len, struct kh_error *err)
 {
 	size_t want = (size_t)e->size, got = 0;
-	struct stat st;
+	struct stat st, after;
 	char *buf = NULL;
 	int fd, ret = 0;
 
@@ -124,6 +124,15 @@ static int kh_reader_file(const struct kh_walk_entry *e, char **data,
 		got += (size_t)n;
 	}
 	if (got != want)
+		ret = kh_reader_changed(e, err);
+	/* A write during the read (same size, in place) moves mtime and
+	 * ctime: checked after it too, so the bytes read are those of one
+	 * version of the file. */
+	else if (fstat(fd, &after) < 0)
+		ret = kh_error_sys(err, errno, e->path, "cannot stat");
+	else if (after.st_size != st.st_size ||
+		 kh_time_ns(after.st_mtim) != kh_time_ns(st.st_mtim) ||
+		 kh_time_ns(after.st_ctim) != kh_time_ns(st.st_ctim))
 		ret = kh_reader_changed(e, err);
 out:
 	close(fd);

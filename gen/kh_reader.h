@@ -2,9 +2,12 @@
  *
  * Workers run ahead of the archive writer, which takes the results in
  * archive order; the output never depends on the thread count. Each
- * file is checked against what the walk saw, so a header that changes
- * or vanishes during the run is an error, not a silently mixed archive.
- */
+ * file is checked against what the walk saw (type, size, inode, mtime)
+ * before it is read, and against itself (size, mtime, ctime) after, so
+ * a header that changes or vanishes during the run is an error, not a
+ * silently mixed archive. (A write that leaves all of these as they
+ * were, within one timestamp tick, cannot be seen; the next run
+ * rebuilds, since its content hash differs.) */
 #ifndef KH_READER_H
 #define KH_READER_H
 

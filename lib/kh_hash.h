@@ -37,7 +37,9 @@ int kh_hash_fd(int fd, const char *path, unsigned char *sha256,
 /* Lower-case hex of len bytes into hex (2 * len + 1 bytes). */
 void kh_hash_hex(const unsigned char *bin, size_t len, char *hex);
 
-/* Parse exactly 2 * len hex digits; 0 or -1. */
+/* Parse 2 * len hex digits, which must end the string or a field (a
+ * NUL or a space follows: the state's lines are parsed in place);
+ * 0 or -1. */
 int kh_hash_unhex(const char *hex, unsigned char *bin, size_t len);
 
 #endif
