@@ -130,7 +130,7 @@ static void test_declared_size(void)
 	struct kh_error err = KH_ERROR_INIT;
 	struct kh_manifest *m = NULL;
 	unsigned char tar[3 * 512];
-	struct rlimit old, lim;
+	struct rlimit old;
 	int limited = 0;
 
 	kh_tar_header(tar, "77777777777");   /* 8 GiB - 1 */
@@ -140,7 +140,8 @@ static void test_declared_size(void)
 	 * where memory is overcommitted (sanitizers need the address
 	 * space for their shadow: not under them). */
 	if (getrlimit(RLIMIT_AS, &old) == 0) {
-		lim = old;
+		struct rlimit lim = old;
+
 		lim.rlim_cur = (rlim_t)4 << 30;
 		limited = setrlimit(RLIMIT_AS, &lim) == 0;
 	}
