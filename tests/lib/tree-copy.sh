@@ -49,3 +49,15 @@ tc_retarget() {
 		ln -sfn "$new" "$obj/source" || return 1
 	fi
 }
+
+# tc_copy_obj OBJ DST OLDSRC NEWSRC: a full copy of the O= objtree OBJ at
+# DST pointing at the source tree NEWSRC (a copy of OLDSRC); every path
+# of OBJ and OLDSRC the build recorded (Makefile, `source`, .cmd files of
+# host tools and objtool) names the copies, so make rebuilds nothing.
+tc_copy_obj() {
+	local obj=$1 dst=$2 old=$3 new=$4
+	cp -a "$obj" "$dst" || return 1
+	tc_retarget "$dst" "$old" "$new" || return 1
+	grep -rlIZF -e "$obj" -e "$old" "$dst" |
+		xargs -0 -r sed -i -e "s|$obj|$dst|g" -e "s|$old|$new|g"
+}
