@@ -14,6 +14,17 @@
 #                   points an O= objtree copy at another source tree
 #                   (its Makefile and `source` link name the srctree).
 tc_copy() {
+	# Under the tree's use lock (tests/lib/kernel-trees.sh, when sourced):
+	# another test may be running upstream's script in the cached tree,
+	# whose temporary copy would change under tar.
+	if declare -F kt_use_lock >/dev/null; then
+		( exec 8>"$(kt_use_lock "$1")" && flock 8 && tc__copy "$@" )
+	else
+		tc__copy "$@"
+	fi
+}
+
+tc__copy() {
 	local src=$1 dst=$2
 	cp -al "$src" "$dst" 2>/dev/null || cp -a "$src" "$dst" || return 1
 	# One tar pipe, not a cp per file: a 5.10 tree has thousands of
@@ -48,4 +59,20 @@ tc_retarget() {
 	if [ -L "$obj/source" ]; then
 		ln -sfn "$new" "$obj/source" || return 1
 	fi
+}
+
+# tc_copy_obj OBJ DST OLDSRC NEWSRC: a full copy of the O= objtree OBJ at
+# DST pointing at the source tree NEWSRC (a copy of OLDSRC); every path
+# of OBJ and OLDSRC the build recorded (Makefile, `source`, .cmd files of
+# host tools and objtool) names the copies, so make rebuilds nothing.
+tc_copy_obj() {
+	local obj=$1 dst=$2 old=$3 new=$4
+	if declare -F kt_use_lock >/dev/null; then
+		( exec 8>"$(kt_use_lock "$obj")" && flock 8 && cp -a "$obj" "$dst" ) || return 1
+	else
+		cp -a "$obj" "$dst" || return 1
+	fi
+	tc_retarget "$dst" "$old" "$new" || return 1
+	grep -rlIZF -e "$obj" -e "$old" "$dst" |
+		xargs -0 -r sed -i -e "s|$obj|$dst|g" -e "s|$old|$new|g"
 }
