@@ -206,7 +206,6 @@ void kh_state_release(struct kh_state *st)
 
 /* ---- writing ---------------------------------------------------------- */
 
-
 static void kh_state_put_input(struct kh_buf *b,
 			       const struct kh_state_input *in)
 {
