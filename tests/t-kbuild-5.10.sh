@@ -1,0 +1,4 @@
+#!/bin/bash
+# The kernel's own build with kheaders on a real 5.10 tree: see
+# tests/lib/kbuild-lines.sh, which every line's test shares.
+KH_KBUILD_LINES=5.10 exec bash "$TOP/tests/lib/kbuild-lines.sh"

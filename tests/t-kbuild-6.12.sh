@@ -1,0 +1,4 @@
+#!/bin/bash
+# The kernel's own build with kheaders on a real 6.12 tree: see
+# tests/lib/kbuild-lines.sh, which every line's test shares.
+KH_KBUILD_LINES=6.12 exec bash "$TOP/tests/lib/kbuild-lines.sh"
