@@ -273,6 +273,24 @@ static int kh_bcache_has_index(int dfd)
 	       !memcmp(head, KH_BCACHE_INDEX_MAGIC "\n", sizeof(head));
 }
 
+/* A directory stream over dfd, from its start; dfd stays open (the
+ * stream has a duplicate). */
+static int kh_bcache_opendir(int dfd, const char *dir, DIR **dp,
+			     struct kh_error *err)
+{
+	int fd = dup(dfd);
+
+	if (fd < 0 || !(*dp = fdopendir(fd))) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return kh_error_sys(err, e, dir, "cannot read cache directory");
+	}
+	rewinddir(*dp);
+	return 0;
+}
+
 /* 1 if dfd may be adopted without a tag, else 0: it holds nothing but
  * names the cache writes, and its index, if any, is one (an empty
  * directory; a cache of kheaders 0.1.0, which made no tag; one that
@@ -280,18 +298,12 @@ static int kh_bcache_has_index(int dfd)
  * user could plausibly have, and it would be replaced. */
 static int kh_bcache_adoptable(int dfd, const char *dir, struct kh_error *err)
 {
-	int fd = dup(dfd), ret = 1, index = 0;
+	int ret = 1, index = 0;
 	struct dirent *d;
 	DIR *dp;
 
-	if (fd < 0 || !(dp = fdopendir(fd))) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		return kh_error_sys(err, e, dir, "cannot read cache directory");
-	}
-	rewinddir(dp);
+	if (kh_bcache_opendir(dfd, dir, &dp, err) < 0)
+		return KH_EIO;
 	while (ret == 1 && (d = readdir(dp))) {
 		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
 			continue;
@@ -486,19 +498,12 @@ static int kh_bcache_by_key(const void *pa, const void *pb)
  * of the exact shape kh_bcache_write makes. */
 static int kh_bcache_scan(struct kh_bcache *bc, struct kh_error *err)
 {
-	int fd = dup(bc->dfd), ret = 0;
+	int ret = 0;
 	struct dirent *d;
 	DIR *dp;
 
-	if (fd < 0 || !(dp = fdopendir(fd))) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		return kh_error_sys(err, e, bc->dir,
-				    "cannot read cache directory");
-	}
-	rewinddir(dp);
+	if (kh_bcache_opendir(bc->dfd, bc->dir, &dp, err) < 0)
+		return KH_EIO;
 	while ((d = readdir(dp))) {
 		unsigned char key[KH_XXH128_LEN];
 		char hex[KH_BCACHE_HEX_LEN + 1];
