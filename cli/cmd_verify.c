@@ -4,6 +4,7 @@
  * difference, "PATH: what differs", then "ARCHIVE: FAIL (...)".
  * Exit status as diff(1): 0 same, 1 different, 2 trouble. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "gen/kh_blocks.h"
 #include "gen/kh_gen.h"
 #include "lib/kh_file.h"
+#include "lib/kh_time.h"
 #include "manifest/kh_archive_read.h"
 #include "manifest/kh_manifest.h"
 #include "manifest/kh_verify.h"
@@ -86,7 +88,12 @@ struct kh_verify_cli {
 	const char *manifest;
 	const char *archive;
 	const char *mtime_arg;
+	const char *mtime_src;     /* where the rebuild's mtime came from */
 	int rebuild, tree_opts, quiet;
+	int adopted;               /* no mtime given: the archive's carried
+				    * one (1) or several (2) */
+	int64_t first, last;       /* the archive's mtimes then */
+	struct kh_manifest *got;   /* the archive, read to learn them */
 };
 
 /* Usage errors exit 2 here, as every trouble does. */
@@ -228,7 +235,93 @@ static void kh_verify_print(const struct kh_verify_finding *f,
 	fputs(")\n", stdout);
 }
 
-static int kh_verify_report(const struct kh_verify *v, const char *archive,
+/* The likely cause of a mode every entry of a type shares, and that no
+ * option matches (README, differences from upstream). */
+static void kh_verify_print_mode(const struct kh_verify_uniform *u)
+{
+	static const char *const what[KH_VERIFY_NCLASSES] = {
+		[KH_VERIFY_ALL_FILE_MODE] = "file",
+		[KH_VERIFY_ALL_DIR_MODE] = "directory",
+		[KH_VERIFY_ALL_LINK_MODE] = "symlink",
+	};
+	int setgid = u->cls == KH_VERIFY_ALL_DIR_MODE &&
+			 (u->got & 02000) && !(u->want & 02000);
+
+	printf("mode differs on every %s (rebuild 0%" PRIo64 ", archive 0%"
+	       PRIo64 "): ", what[u->cls], u->want, u->got);
+	if (setgid)
+		printf("the build directory was setgid (upstream's "
+		       "--mode=u=rw,go=r,a+X keeps the bit)");
+	if (setgid && (u->got & ~(int64_t)02000) != u->want)
+		fputs(", and ", stdout);
+	if (!setgid || (u->got & ~(int64_t)02000) != u->want)
+		printf("made without --mode=u=rw,go=r,a+X (older point "
+		       "releases), modes from the tree and the umask");
+	printf("; kheaders always writes 0%" PRIo64 "\n", u->want);
+}
+
+/* One line for a difference every entry shares: what, the likely
+ * cause, and the option that would match when there is one. */
+static void kh_verify_print_uniform(const struct kh_verify_uniform *u,
+				    const char *archive, const char *src)
+{
+	char when[64], from[64] = "";
+
+	/* An mtime from the environment may surprise: name it. */
+	if (src && strncmp(src, "--", 2) && strcmp(src, "default"))
+		snprintf(from, sizeof(from), " from %s", src);
+	printf("%s: ", archive);
+	switch (u->cls) {
+	case KH_VERIFY_ALL_MTIME:
+		if (u->several) {
+			printf("mtime differs on every entry (rebuild @%"
+			       PRId64 "%s, archive @%" PRId64 " to @%" PRId64
+			       "): built without KBUILD_BUILD_TIMESTAMP, "
+			       "each entry has the time of its copy; no "
+			       "--mtime matches\n", u->want, from, u->got,
+			       u->got_last);
+			return;
+		}
+		kh_time_format(u->got, when, sizeof(when));
+		printf("mtime differs on every entry (rebuild @%" PRId64
+		       "%s, archive @%" PRId64 "): built with "
+		       "KBUILD_BUILD_TIMESTAMP %s: pass --mtime @%" PRId64
+		       "\n", u->want, from, u->got, when, u->got);
+		return;
+	case KH_VERIFY_ALL_OWNER:
+		printf("owner differs on every entry (rebuild %" PRId64 ":%"
+		       PRId64 ", archive %" PRId64 ":%" PRId64 "): made "
+		       "without tar's --owner=0 --group=0 (the 5.2 and 5.3 "
+		       "rules, or a vendor's); kheaders always writes "
+		       "0:0\n", u->want, u->want_gid, u->got, u->got_gid);
+		return;
+	default:
+		kh_verify_print_mode(u);
+		return;
+	}
+}
+
+/* How the rebuild got its mtime when none was given. */
+static void kh_verify_print_adopted(const struct kh_verify_cli *c,
+				    const char *archive)
+{
+	char when[64];
+
+	if (c->adopted == 1) {
+		kh_time_format(c->first, when, sizeof(when));
+		printf("%s: using the archive's timestamp %s (@%" PRId64
+		       "): pass --mtime to check it\n", archive, when,
+		       c->first);
+	} else if (c->adopted == 2) {
+		printf("%s: the archive's entries carry several mtimes (@%"
+		       PRId64 " to @%" PRId64 "): rebuilding with @0, as "
+		       "without --mtime, KBUILD_BUILD_TIMESTAMP or "
+		       "SOURCE_DATE_EPOCH\n", archive, c->first, c->last);
+	}
+}
+
+static int kh_verify_report(const struct kh_verify_cli *c,
+			    const struct kh_verify *v, const char *archive,
 			    const char *other, int quiet)
 {
 	enum kh_verify_verdict verdict = kh_verify_verdict(v);
@@ -236,6 +329,10 @@ static int kh_verify_report(const struct kh_verify *v, const char *archive,
 	if (quiet)
 		return verdict == KH_VERIFY_SAME ? KH_EXIT_OK
 						 : KH_EXIT_DIFFER;
+	kh_verify_print_adopted(c, archive);
+	for (size_t i = 0; i < kh_verify_uniform_count(v); i++)
+		kh_verify_print_uniform(kh_verify_uniform_at(v, i), archive,
+					c->mtime_src);
 	for (size_t i = 0; i < kh_verify_count(v); i++)
 		kh_verify_print(kh_verify_at(v, i), archive, other);
 	switch (verdict) {
@@ -299,9 +396,29 @@ static int kh_verify_flush(int status)
 	return KH_EXIT_TROUBLE;
 }
 
+/* No mtime given (no --mtime, KBUILD_BUILD_TIMESTAMP or
+ * SOURCE_DATE_EPOCH): whoever checks an archive built elsewhere does
+ * not know its timestamp, so take the one its entries carry and say
+ * so. With several, keep @0 (the default) and say that too. */
+static int kh_verify_adopt(struct kh_verify_cli *c,
+			   const struct kh_source *s, struct kh_error *err)
+{
+	int ret;
+
+	if (strcmp(c->mtime_src, "default"))
+		return 0;
+	ret = kh_source_manifest(s, 0, &c->got, err);
+	if (ret < 0)
+		return ret;
+	c->adopted = kh_verify_mtimes(c->got, &c->first, &c->last);
+	if (c->adopted == 1)
+		c->o.mtime = c->first;
+	return 0;
+}
+
 /* verify --rebuild of the archive in any source: the archive is read
  * (and found) first, so that a wrong source costs no rebuild. */
-static int kh_verify_rebuild_source(const struct kh_verify_cli *c,
+static int kh_verify_rebuild_source(struct kh_verify_cli *c,
 				    struct kh_verify **v,
 				    struct kh_error *err)
 {
@@ -313,8 +430,10 @@ static int kh_verify_rebuild_source(const struct kh_verify_cli *c,
 	if (ret < 0)
 		return ret;
 	a = kh_source_archive(s, &len);
-	ret = kh_verify_rebuild(&c->o, a, len, kh_source_name(s), NULL, v,
-				err);
+	ret = kh_verify_adopt(c, s, err);
+	if (ret == 0)
+		ret = kh_verify_rebuild(&c->o, a, len, c->got,
+					kh_source_name(s), NULL, v, err);
 	kh_source_free(s);
 	return ret;
 }
@@ -325,7 +444,7 @@ int kh_cmd_verify(int argc, char **argv)
 	struct kh_manifest *want = NULL, *got = NULL;
 	struct kh_error err = KH_ERROR_INIT;
 	struct kh_verify *v = NULL;
-	const char *src, *env;
+	const char *env;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int status, ret;
 
@@ -338,7 +457,8 @@ int kh_cmd_verify(int argc, char **argv)
 	if (c.manifest) {
 		ret = kh_verify_against_manifest(&c, &err, &v, &want, &got);
 	} else {
-		ret = kh_cli_mtime(c.mtime_arg, &c.o.mtime, &src, &err);
+		ret = kh_cli_mtime(c.mtime_arg, &c.o.mtime, &c.mtime_src,
+				   &err);
 		if (ret == 0)
 			ret = kh_verify_rebuild_source(&c, &v, &err);
 	}
@@ -346,12 +466,13 @@ int kh_cmd_verify(int argc, char **argv)
 		kh_cli_fail(&err);
 		status = KH_EXIT_TROUBLE;
 	} else {
-		status = kh_verify_report(v, strcmp(c.archive, "-") ?
+		status = kh_verify_report(&c, v, strcmp(c.archive, "-") ?
 					  c.archive : "(standard input)",
 					  c.manifest ? "manifest" : "rebuild",
 					  c.quiet);
 	}
 	kh_verify_free(v);
+	kh_manifest_free(c.got);
 	kh_manifest_free(want);
 	kh_manifest_free(got);
 	return kh_verify_flush(status);

@@ -24,6 +24,8 @@ struct kh_verify {
 	enum kh_verify_verdict verdict;
 	size_t nentries;
 	struct kh_manifest *own[2];   /* what a rebuild compared */
+	struct kh_verify_uniform uni[KH_VERIFY_NCLASSES];
+	size_t nuni;
 };
 
 static int kh_verify_add(struct kh_verify *v, enum kh_verify_kind kind,
@@ -316,6 +318,171 @@ int kh_verify_compare(const struct kh_manifest *want,
 	return 0;
 }
 
+/* The value a class compares on one entry: 0 when the entry has none
+ * (not of the class, or the keyword unknown). */
+static int kh_verify_value(enum kh_verify_class c,
+			   const struct kh_manifest_entry *e, int64_t *a,
+			   int64_t *b)
+{
+	static const enum kh_manifest_type type[KH_VERIFY_NCLASSES] = {
+		[KH_VERIFY_ALL_FILE_MODE] = KH_MANIFEST_FILE,
+		[KH_VERIFY_ALL_DIR_MODE] = KH_MANIFEST_DIR,
+		[KH_VERIFY_ALL_LINK_MODE] = KH_MANIFEST_LINK,
+	};
+	const unsigned owner = KH_MK_UID | KH_MK_GID;
+
+	*b = 0;
+	switch (c) {
+	case KH_VERIFY_ALL_MTIME:
+		*a = e->mtime;
+		*b = e->mtime_ns;
+		return !!(e->keys & KH_MK_TIME);
+	case KH_VERIFY_ALL_OWNER:
+		*a = e->uid;
+		*b = e->gid;
+		return (e->keys & owner) == owner;
+	default:
+		*a = e->mode;
+		return (e->keys & KH_MK_MODE) && (e->keys & KH_MK_TYPE) &&
+		       e->type == type[c];
+	}
+}
+
+/* Does every entry of class c that both sides hold differ, and the same
+ * way? (The archive's mtimes may vary: the rebuild's is one.) */
+static int kh_verify_tally(enum kh_verify_class c,
+			   const struct kh_manifest *want,
+			   const struct kh_manifest *got,
+			   struct kh_verify_uniform *u)
+{
+	size_t n = 0;
+
+	memset(u, 0, sizeof(*u));
+	u->cls = c;
+	for (size_t i = 0; i < kh_manifest_count(want); i++) {
+		const struct kh_manifest_entry *w = kh_manifest_at(want, i);
+		long j = kh_manifest_find(got, w->path);
+		const struct kh_manifest_entry *g;
+		int64_t wa, wb, ga, gb;
+
+		if (j < 0 || kh_manifest_find(want, w->path) != (long)i)
+			continue;
+		g = kh_manifest_at(got, (size_t)j);
+		if (kh_verify_both(w, g, KH_MK_TYPE) && w->type != g->type)
+			continue;   /* a type finding says it all */
+		if (!kh_verify_value(c, w, &wa, &wb) ||
+		    !kh_verify_value(c, g, &ga, &gb))
+			continue;
+		if (wa == ga && wb == gb)
+			return 0;   /* one entry agrees: not shared */
+		if (n++ == 0) {
+			u->want = wa;
+			u->want_gid = wb;
+			u->got = u->got_last = ga;
+			u->got_gid = gb;
+			u->several = c == KH_VERIFY_ALL_MTIME && gb;
+			continue;
+		}
+		if (wa != u->want || wb != u->want_gid)
+			return 0;
+		if (ga == u->got && gb == u->got_gid)
+			continue;
+		if (c != KH_VERIFY_ALL_MTIME)
+			return 0;
+		u->several = 1;
+		if (ga < u->got)
+			u->got = ga;
+		if (ga > u->got_last)
+			u->got_last = ga;
+	}
+	u->count = n;
+	return n >= 2;
+}
+
+/* Is finding f covered by a summary? */
+static int kh_verify_folded(const struct kh_verify *v,
+			    const struct kh_manifest *want,
+			    const struct kh_verify_finding *f)
+{
+	enum kh_verify_class c;
+	long i;
+
+	switch (f->kind) {
+	case KH_VERIFY_MTIME:
+		c = KH_VERIFY_ALL_MTIME;
+		break;
+	case KH_VERIFY_UID:
+	case KH_VERIFY_GID:
+		c = KH_VERIFY_ALL_OWNER;
+		break;
+	case KH_VERIFY_MODE:
+		i = kh_manifest_find(want, f->path);
+		if (i < 0)
+			return 0;
+		switch (kh_manifest_at(want, (size_t)i)->type) {
+		case KH_MANIFEST_FILE: c = KH_VERIFY_ALL_FILE_MODE; break;
+		case KH_MANIFEST_DIR: c = KH_VERIFY_ALL_DIR_MODE; break;
+		case KH_MANIFEST_LINK: c = KH_VERIFY_ALL_LINK_MODE; break;
+		default: return 0;
+		}
+		break;
+	default:
+		return 0;
+	}
+	for (size_t k = 0; k < v->nuni; k++)
+		if (v->uni[k].cls == c)
+			return 1;
+	return 0;
+}
+
+/* Fold what every entry shares into one summary per class; what is
+ * left are the findings that say something about one entry. */
+static void kh_verify_summarise(struct kh_verify *v,
+				const struct kh_manifest *want,
+				const struct kh_manifest *got)
+{
+	size_t k = 0;
+
+	for (int c = 0; c < KH_VERIFY_NCLASSES; c++)
+		if (kh_verify_tally((enum kh_verify_class)c, want, got,
+				    &v->uni[v->nuni]))
+			v->nuni++;
+	if (!v->nuni)
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		if (kh_verify_folded(v, want, &v->v[i])) {
+			free(v->v[i].expected);
+			free(v->v[i].actual);
+			continue;
+		}
+		v->v[k++] = v->v[i];
+	}
+	v->n = k;
+}
+
+int kh_verify_mtimes(const struct kh_manifest *m, int64_t *first,
+		     int64_t *last)
+{
+	int found = 0, fraction = 0;
+
+	for (size_t i = 0; i < kh_manifest_count(m); i++) {
+		const struct kh_manifest_entry *e = kh_manifest_at(m, i);
+
+		if (!(e->keys & KH_MK_TIME))
+			continue;
+		if (e->mtime_ns)
+			fraction = 1;
+		if (!found++ || e->mtime < *first)
+			*first = e->mtime;
+		if (found == 1 || e->mtime > *last)
+			*last = e->mtime;
+	}
+	if (!found)
+		return 0;
+	/* A fraction is what --mtime cannot give (it drops one). */
+	return *first == *last && !fraction ? 1 : 2;
+}
+
 /* Build the archive again, as gen would, into dir/rebuilt.tar.xz. */
 static int kh_verify_regen(const struct kh_gen_opts *opts, const char *path,
 			   struct kh_error *err)
@@ -336,12 +503,14 @@ static int kh_verify_regen(const struct kh_gen_opts *opts, const char *path,
 
 int kh_verify_rebuild(const struct kh_gen_opts *opts,
 		      const unsigned char *have, size_t nhave,
+		      const struct kh_manifest *have_m,
 		      const char *archive, const char *tmpdir,
 		      struct kh_verify **out, struct kh_error *err)
 {
 	unsigned char *again = NULL;
 	size_t nagain = 0;
 	struct kh_manifest *want = NULL, *got = NULL;
+	const struct kh_manifest *g = have_m;
 	char prefix[PATH_MAX], path[PATH_MAX + 32];
 	char *dir = NULL;
 	int ret, dirfd = -1;
@@ -380,11 +549,14 @@ int kh_verify_rebuild(const struct kh_gen_opts *opts,
 	}
 	ret = kh_archive_read_mem(again, nagain, "the rebuilt archive", 0,
 				  &want, err);
-	if (ret == 0)
+	if (ret == 0 && !g) {
 		ret = kh_archive_read_mem(have, nhave, archive, 0, &got, err);
+		g = got;
+	}
 	if (ret == 0)
-		ret = kh_verify_compare(want, got, out, err);
+		ret = kh_verify_compare(want, g, out, err);
 	if (ret == 0) {
+		kh_verify_summarise(*out, want, g);
 		(*out)->own[0] = want;
 		(*out)->own[1] = got;
 		want = got = NULL;
@@ -435,4 +607,15 @@ const struct kh_verify_finding *kh_verify_at(const struct kh_verify *v,
 size_t kh_verify_entries(const struct kh_verify *v)
 {
 	return v->nentries;
+}
+
+size_t kh_verify_uniform_count(const struct kh_verify *v)
+{
+	return v->nuni;
+}
+
+const struct kh_verify_uniform *kh_verify_uniform_at(
+	const struct kh_verify *v, size_t i)
+{
+	return i < v->nuni ? &v->uni[i] : NULL;
 }
