@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "cli/kh_cli.h"
-#include "gen/kh_blocks.h"
+#include "cli/kh_treeopts.h"
 #include "gen/kh_gen.h"
 #include "lib/kh_afile.h"
 #include "lib/kh_hash.h"
@@ -33,23 +33,7 @@ static const char kh_gen_usage[] =
 	"                      the archive is up to date\n"
 	"      --incbin PATH   path the stub's .incbin names (default: the\n"
 	"                      -o argument as given)\n"
-	"      --srctree DIR   kernel source tree (default: $srctree, else .)\n"
-	"      --objtree DIR   build tree (default: the current directory)\n"
-	"      --arch NAME     source architecture (default: $SRCARCH)\n"
-	"      --mtime WHEN    mtime of every entry: @SECONDS or a date as\n"
-	"                      date, date -R, date -u or date -I print it\n"
-	"                      (default: $KBUILD_BUILD_TIMESTAMP, else\n"
-	"                      $SOURCE_DATE_EPOCH, else @0); no zone means UTC\n"
-	"      --no-strip      keep comments\n"
-	"      --xz-preset N   xz preset 0..9 (default 6, what upstream uses;\n"
-	"                      other presets change the bytes)\n"
-	"      --xz-block-size SIZE\n"
-	"                      xz blocks of about SIZE bytes (K, M suffixes;\n"
-	"                      default 4M), cut where the content says,\n"
-	"                      compressed in parallel and cached; any xz\n"
-	"                      decoder reads them; SIZE changes the bytes\n"
-	"      --xz-single     one xz stream on one thread instead: the bytes\n"
-	"                      of upstream's `tar -I xz` (xz 5.4), slower\n"
+	KH_TREEOPTS_HELP
 	"      --cache DIR     keep compressed blocks in DIR (default, with a\n"
 	"                      state: FILE.tar.xz.cache); never changes bytes;\n"
 	"                      a new or empty directory: kheaders makes it its\n"
@@ -62,8 +46,6 @@ static const char kh_gen_usage[] =
 	"      --no-state      neither read nor write a state: always rebuild\n"
 	"      --force         rebuild even when up to date\n"
 	"      --depfile FILE  also write a Make depfile listing the inputs\n"
-	"  -j, --threads N     reader and compression threads (default:\n"
-	"                      online CPUs); never changes the output\n"
 	"  -q, --quiet         print nothing on success\n"
 	"  -v, --verbose       print the settings and what was archived\n"
 	"  -h, --help          show this help and exit\n"
@@ -79,19 +61,11 @@ static const char kh_gen_usage[] =
 enum {
 	KH_OPT_STUB = 256,
 	KH_OPT_INCBIN,
-	KH_OPT_SRCTREE,
-	KH_OPT_OBJTREE,
-	KH_OPT_ARCH,
-	KH_OPT_MTIME,
-	KH_OPT_NO_STRIP,
 	KH_OPT_STATE,
 	KH_OPT_NO_STATE,
 	KH_OPT_FORCE,
 	KH_OPT_DEPFILE,
 	KH_OPT_MANIFEST,
-	KH_OPT_XZ_PRESET,
-	KH_OPT_XZ_SINGLE,
-	KH_OPT_XZ_BLOCK_SIZE,
 	KH_OPT_CACHE,
 	KH_OPT_NO_CACHE,
 	KH_OPT_CACHE_SIZE,
@@ -101,23 +75,15 @@ static const struct option kh_gen_longopts[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "stub", required_argument, NULL, KH_OPT_STUB },
 	{ "incbin", required_argument, NULL, KH_OPT_INCBIN },
-	{ "srctree", required_argument, NULL, KH_OPT_SRCTREE },
-	{ "objtree", required_argument, NULL, KH_OPT_OBJTREE },
-	{ "arch", required_argument, NULL, KH_OPT_ARCH },
-	{ "mtime", required_argument, NULL, KH_OPT_MTIME },
-	{ "no-strip", no_argument, NULL, KH_OPT_NO_STRIP },
 	{ "state", required_argument, NULL, KH_OPT_STATE },
 	{ "no-state", no_argument, NULL, KH_OPT_NO_STATE },
 	{ "force", no_argument, NULL, KH_OPT_FORCE },
 	{ "depfile", required_argument, NULL, KH_OPT_DEPFILE },
 	{ "manifest", required_argument, NULL, KH_OPT_MANIFEST },
-	{ "xz-preset", required_argument, NULL, KH_OPT_XZ_PRESET },
-	{ "xz-single", no_argument, NULL, KH_OPT_XZ_SINGLE },
-	{ "xz-block-size", required_argument, NULL, KH_OPT_XZ_BLOCK_SIZE },
 	{ "cache", required_argument, NULL, KH_OPT_CACHE },
 	{ "no-cache", no_argument, NULL, KH_OPT_NO_CACHE },
 	{ "cache-size", required_argument, NULL, KH_OPT_CACHE_SIZE },
-	{ "threads", required_argument, NULL, 'j' },
+	KH_TREEOPTS_LONGOPTS,
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -134,73 +100,30 @@ struct kh_gen_cli {
 	char tool[128];
 };
 
-static const char *kh_gen_env(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? v : NULL;
-}
-
-static int kh_gen_default_threads(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
-}
-
-static int kh_gen_parse_threads(const char *s, int *out)
-{
-	char *end;
-	long n = strtol(s, &end, 10);
-
-	if (!*s || *end || n < 1 || n > 64)
-		return -1;
-	*out = (int)n;
-	return 0;
-}
-
 /* Returns -1 to continue, or the exit status. */
 static int kh_gen_parse(int argc, char **argv, struct kh_gen_cli *c)
 {
-	int opt;
+	struct kh_treeopts t = { .o = &c->o };
+	int opt, took;
 
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":o:j:qvh", kh_gen_longopts,
 				  NULL)) != -1) {
+		took = kh_treeopts_parse(&t, "gen", opt, optarg);
+		if (took < 0)
+			return KH_EXIT_USAGE;
+		if (took)
+			continue;
 		switch (opt) {
 		case 'o': c->o.output = optarg; break;
 		case KH_OPT_STUB: c->o.stub = optarg; break;
 		case KH_OPT_INCBIN: c->o.incbin = optarg; break;
-		case KH_OPT_SRCTREE: c->o.srctree = optarg; break;
-		case KH_OPT_OBJTREE: c->o.objtree = optarg; break;
-		case KH_OPT_ARCH: c->o.arch = optarg; break;
-		case KH_OPT_MTIME:
-			c->mtime_arg = optarg;
-			c->mtime_src = "--mtime";
-			break;
-		case KH_OPT_NO_STRIP: c->o.strip = 0; break;
 		case KH_OPT_STATE: c->o.state = optarg; break;
 		case KH_OPT_NO_STATE: c->no_state = 1; break;
 		case KH_OPT_FORCE: c->o.force = 1; break;
 		case KH_OPT_DEPFILE: c->o.depfile = optarg; break;
 		case KH_OPT_MANIFEST: c->o.manifest = optarg; break;
-		case KH_OPT_XZ_PRESET:
-			if (optarg[0] < '0' || optarg[0] > '9' || optarg[1])
-				return kh_cli_usage("gen", "--xz-preset wants "
-						    "0 to 9, not '%s'", optarg);
-			c->o.xz_preset = (uint32_t)(optarg[0] - '0');
-			break;
-		case KH_OPT_XZ_SINGLE: c->o.xz_single = 1; break;
-		case KH_OPT_XZ_BLOCK_SIZE:
-			if (kh_cli_parse_size(optarg, &c->o.xz_block_size) < 0 ||
-			    c->o.xz_block_size < KH_BLOCKS_TARGET_MIN ||
-			    c->o.xz_block_size > KH_GEN_XZ_BLOCK_SIZE_MAX)
-				return kh_cli_usage("gen", "--xz-block-size "
-						    "wants 64K to 1G, not '%s'",
-						    optarg);
-			c->o.xz_single = 0;
-			break;
 		case KH_OPT_CACHE: c->o.cache = optarg; break;
 		case KH_OPT_NO_CACHE: c->no_cache = 1; break;
 		case KH_OPT_CACHE_SIZE:
@@ -208,12 +131,6 @@ static int kh_gen_parse(int argc, char **argv, struct kh_gen_cli *c)
 			    !c->o.cache_max)
 				return kh_cli_usage("gen", "--cache-size wants "
 						    "a size such as 32M, not "
-						    "'%s'", optarg);
-			break;
-		case 'j':
-			if (kh_gen_parse_threads(optarg, &c->o.threads) < 0)
-				return kh_cli_usage("gen", "--threads wants a "
-						    "number from 1 to 64, not "
 						    "'%s'", optarg);
 			break;
 		case 'q': c->quiet = 1; break;
@@ -229,6 +146,7 @@ static int kh_gen_parse(int argc, char **argv, struct kh_gen_cli *c)
 					    argv[optind - 1]);
 		}
 	}
+	c->mtime_arg = t.mtime_arg;
 	if (optind < argc)
 		return kh_cli_usage("gen", "unexpected argument '%s'",
 				    argv[optind]);
@@ -284,31 +202,6 @@ static void kh_gen_tool_id(char *buf, size_t size)
 	if (kh_hash_file("/proc/self/exe", NULL, h, NULL, &err) == 0)
 		kh_hash_hex(h, KH_XXH128_LEN, hex);
 	snprintf(buf, size, "%s+%.16s", KH_VERSION, hex);
-}
-
-/* --mtime, else KBUILD_BUILD_TIMESTAMP, else SOURCE_DATE_EPOCH, else 0:
- * never the clock or the files, so an unset variable still gives the
- * same archive everywhere. Shared with `verify --rebuild`. */
-int kh_cli_mtime(const char *arg, int64_t *mtime, const char **src,
-		 struct kh_error *err)
-{
-	const char *v;
-
-	if (arg) {
-		*src = "--mtime";
-		return kh_time_parse(arg, "--mtime", mtime, err);
-	}
-	if ((v = kh_gen_env("KBUILD_BUILD_TIMESTAMP"))) {
-		*src = "KBUILD_BUILD_TIMESTAMP";
-		return kh_time_parse(v, *src, mtime, err);
-	}
-	if ((v = kh_gen_env("SOURCE_DATE_EPOCH"))) {
-		*src = "SOURCE_DATE_EPOCH";
-		return kh_time_parse_epoch(v, *src, mtime, err);
-	}
-	*src = "default";
-	*mtime = 0;
-	return 0;
 }
 
 static void kh_gen_print_opts(const struct kh_gen_cli *c)
@@ -405,12 +298,9 @@ int kh_cmd_gen(int argc, char **argv)
 	struct kh_gen_cli c = { .o = KH_GEN_OPTS_INIT };
 	struct kh_gen_result res = KH_GEN_RESULT_INIT;
 	struct kh_error err = KH_ERROR_INIT;
-	const char *v;
 	int status;
 
-	c.o.srctree = (v = kh_gen_env("srctree")) ? v : ".";
-	c.o.arch = kh_gen_env("SRCARCH");
-	c.o.threads = kh_gen_default_threads();
+	kh_treeopts_defaults(&c.o);
 	c.o.manifester = &gen_manifester;
 	status = kh_gen_parse(argc, argv, &c);
 	if (status >= 0)
@@ -439,7 +329,7 @@ int kh_cmd_gen(int argc, char **argv)
 	if (status < 0 && kh_gen_check_opts(&c.o, &err) < 0)
 		status = kh_cli_fail(&err);
 	if (status < 0 &&
-	    kh_cli_mtime(c.mtime_arg, &c.o.mtime, &c.mtime_src, &err) < 0)
+	    kh_treeopts_mtime(c.mtime_arg, &c.o.mtime, &c.mtime_src, &err) < 0)
 		status = kh_cli_fail(&err);
 	if (status >= 0) {
 		free(c.state_buf);

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "cli/kh_cli.h"
+#include "cli/kh_treeopts.h"
 #include "extract/kh_source.h"
-#include "gen/kh_blocks.h"
 #include "gen/kh_gen.h"
 #include "lib/kh_file.h"
 #include "lib/kh_time.h"
@@ -31,53 +31,34 @@ static const char kh_verify_usage[] =
 	"archive again from the tree, as gen would, in a temporary directory,\n"
 	"and compare byte for byte; on a difference, say which entries differ\n"
 	"and how (content, mode, mtime, order), or that only the tar headers\n"
-	"or only the compression differ.\n"
+	"or only the compression differ. A difference every entry shares\n"
+	"(mtime, owner, the directories' mode) is said once, with its likely\n"
+	"cause.\n"
 	"\n"
-	"  -m, --manifest FILE  the manifest to check against\n"
-	"      --rebuild        rebuild from the tree and compare\n"
-	"  -q, --quiet          print nothing; the exit status tells\n"
-	"  -h, --help           show this help and exit\n"
+	"  -m, --manifest FILE the manifest to check against\n"
+	"      --rebuild       rebuild from the tree and compare\n"
+	"  -q, --quiet         print nothing; the exit status tells\n"
+	"  -h, --help          show this help and exit\n"
 	"Tree options for --rebuild, as for gen (same defaults):\n"
-	"      --srctree DIR    kernel source tree (default: $srctree, else .)\n"
-	"      --objtree DIR    build tree (default: the current directory)\n"
-	"      --arch NAME      source architecture (default: $SRCARCH)\n"
-	"      --mtime WHEN     entry mtime (default: $KBUILD_BUILD_TIMESTAMP,\n"
-	"                       else $SOURCE_DATE_EPOCH, else @0)\n"
-	"      --no-strip       the archive kept comments\n"
-	"      --xz-preset N    xz preset 0..9 (default 6)\n"
-	"      --xz-block-size SIZE  xz block size (default 4M)\n"
-	"      --xz-single      one xz stream, as upstream's script writes\n"
-	"  -j, --threads N      reader threads (default: online CPUs)\n"
+	KH_TREEOPTS_HELP
+	"With no timestamp given (no --mtime, $KBUILD_BUILD_TIMESTAMP or\n"
+	"$SOURCE_DATE_EPOCH), --rebuild takes the one the archive's entries\n"
+	"carry, and says so.\n"
 	"\n"
 	"ARCHIVE may be a .tar.xz, /sys/kernel/kheaders.tar.xz,\n"
-	"/proc/kheaders.tar.xz or - (standard input).\n"
+	"/proc/kheaders.tar.xz, a module, a kernel image (vmlinux, bzImage,\n"
+	"Image.gz, vmlinuz.efi) or - (standard input).\n"
 	"Exit status: 0 it matches, 1 it differs, 2 trouble (bad usage,\n"
 	"unreadable files, a failed rebuild).\n";
 
 enum {
 	KH_VOPT_REBUILD = 256,
-	KH_VOPT_SRCTREE,
-	KH_VOPT_OBJTREE,
-	KH_VOPT_ARCH,
-	KH_VOPT_MTIME,
-	KH_VOPT_NO_STRIP,
-	KH_VOPT_XZ_PRESET,
-	KH_VOPT_XZ_BLOCK_SIZE,
-	KH_VOPT_XZ_SINGLE,
 };
 
 static const struct option kh_verify_longopts[] = {
 	{ "manifest", required_argument, NULL, 'm' },
 	{ "rebuild", no_argument, NULL, KH_VOPT_REBUILD },
-	{ "srctree", required_argument, NULL, KH_VOPT_SRCTREE },
-	{ "objtree", required_argument, NULL, KH_VOPT_OBJTREE },
-	{ "arch", required_argument, NULL, KH_VOPT_ARCH },
-	{ "mtime", required_argument, NULL, KH_VOPT_MTIME },
-	{ "no-strip", no_argument, NULL, KH_VOPT_NO_STRIP },
-	{ "xz-preset", required_argument, NULL, KH_VOPT_XZ_PRESET },
-	{ "xz-block-size", required_argument, NULL, KH_VOPT_XZ_BLOCK_SIZE },
-	{ "xz-single", no_argument, NULL, KH_VOPT_XZ_SINGLE },
-	{ "threads", required_argument, NULL, 'j' },
+	KH_TREEOPTS_LONGOPTS,
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -87,9 +68,9 @@ struct kh_verify_cli {
 	struct kh_gen_opts o;
 	const char *manifest;
 	const char *archive;
-	const char *mtime_arg;
 	const char *mtime_src;     /* where the rebuild's mtime came from */
-	int rebuild, tree_opts, quiet;
+	struct kh_treeopts t;      /* the tree options, into o */
+	int rebuild, quiet;
 	int adopted;               /* no mtime given: the archive's carried
 				    * one (1) or several (2) */
 	int64_t first, last;       /* the archive's mtimes then */
@@ -105,53 +86,20 @@ static int kh_verify_bad(const char *fmt, const char *arg)
 
 static int kh_verify_parse(int argc, char **argv, struct kh_verify_cli *c)
 {
-	char *end;
-	long n;
-	int opt;
+	int opt, took;
 
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":m:j:qh", kh_verify_longopts,
 				  NULL)) != -1) {
+		took = kh_treeopts_parse(&c->t, "verify", opt, optarg);
+		if (took < 0)
+			return KH_EXIT_TROUBLE;
+		if (took)
+			continue;
 		switch (opt) {
 		case 'm': c->manifest = optarg; break;
 		case KH_VOPT_REBUILD: c->rebuild = 1; break;
-		case KH_VOPT_SRCTREE: c->o.srctree = optarg; c->tree_opts = 1;
-			break;
-		case KH_VOPT_OBJTREE: c->o.objtree = optarg; c->tree_opts = 1;
-			break;
-		case KH_VOPT_ARCH: c->o.arch = optarg; c->tree_opts = 1; break;
-		case KH_VOPT_MTIME: c->mtime_arg = optarg; c->tree_opts = 1;
-			break;
-		case KH_VOPT_NO_STRIP: c->o.strip = 0; c->tree_opts = 1; break;
-		case KH_VOPT_XZ_PRESET:
-			if (optarg[0] < '0' || optarg[0] > '9' || optarg[1])
-				return kh_verify_bad("--xz-preset wants 0 to "
-						     "9, not '%s'", optarg);
-			c->o.xz_preset = (uint32_t)(optarg[0] - '0');
-			c->tree_opts = 1;
-			break;
-		case KH_VOPT_XZ_BLOCK_SIZE:
-			if (kh_cli_parse_size(optarg, &c->o.xz_block_size) < 0 ||
-			    c->o.xz_block_size < KH_BLOCKS_TARGET_MIN ||
-			    c->o.xz_block_size > KH_GEN_XZ_BLOCK_SIZE_MAX)
-				return kh_verify_bad("--xz-block-size wants 64K "
-						     "to 1G, not '%s'", optarg);
-			c->o.xz_single = 0;
-			c->tree_opts = 1;
-			break;
-		case KH_VOPT_XZ_SINGLE:
-			c->o.xz_single = 1;
-			c->tree_opts = 1;
-			break;
-		case 'j':
-			n = strtol(optarg, &end, 10);
-			if (!*optarg || *end || n < 1 || n > 64)
-				return kh_verify_bad("--threads wants a number "
-						     "from 1 to 64, not '%s'",
-						     optarg);
-			c->o.threads = (int)n;
-			break;
 		case 'q': c->quiet = 1; break;
 		case 'h':
 			fputs(kh_verify_usage, stdout);
@@ -173,7 +121,7 @@ static int kh_verify_parse(int argc, char **argv, struct kh_verify_cli *c)
 	if (!!c->manifest == c->rebuild)
 		return kh_verify_bad("say what to verify against: --manifest "
 				     "FILE or --rebuild%s", "");
-	if (c->manifest && c->tree_opts)
+	if (c->manifest && c->t.given)
 		return kh_verify_bad("tree options go with --rebuild, not "
 				     "--manifest%s", "");
 	return -1;
@@ -444,21 +392,18 @@ int kh_cmd_verify(int argc, char **argv)
 	struct kh_manifest *want = NULL, *got = NULL;
 	struct kh_error err = KH_ERROR_INIT;
 	struct kh_verify *v = NULL;
-	const char *env;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int status, ret;
 
-	c.o.srctree = (env = getenv("srctree")) && *env ? env : ".";
-	c.o.arch = (env = getenv("SRCARCH")) && *env ? env : NULL;
-	c.o.threads = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (int)ncpu;
+	c.t.o = &c.o;
+	kh_treeopts_defaults(&c.o);
 	status = kh_verify_parse(argc, argv, &c);
 	if (status >= 0)
 		return status;
 	if (c.manifest) {
 		ret = kh_verify_against_manifest(&c, &err, &v, &want, &got);
 	} else {
-		ret = kh_cli_mtime(c.mtime_arg, &c.o.mtime, &c.mtime_src,
-				   &err);
+		ret = kh_treeopts_mtime(c.t.mtime_arg, &c.o.mtime,
+					&c.mtime_src, &err);
 		if (ret == 0)
 			ret = kh_verify_rebuild_source(&c, &v, &err);
 	}

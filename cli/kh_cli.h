@@ -41,11 +41,6 @@ int kh_cmd_gen(int argc, char **argv);
 /* The `stub` subcommand: the .S stub for an existing archive. */
 int kh_cmd_stub(int argc, char **argv);
 
-/* gen's mtime rule: arg (--mtime), else KBUILD_BUILD_TIMESTAMP, else
- * SOURCE_DATE_EPOCH, else 0; *src names the one used. */
-int kh_cli_mtime(const char *arg, int64_t *mtime, const char **src,
-		 struct kh_error *err);
-
 /* The manifest subcommands (exit statuses of verify and diff follow
  * diff(1): 0 same, 1 different, 2 trouble). */
 int kh_cmd_manifest(int argc, char **argv);
