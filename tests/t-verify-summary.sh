@@ -10,7 +10,7 @@
 #     (made without --owner=0); the entries are not listed one by one;
 #   - a real difference besides (an edited header) is still named alone;
 #   - still a difference: exit 1 (-q too), and 0 once the option matches;
-#   - the same from standard input.
+#   - the same from standard input and from a kernel image (Image.gz).
 # The odd archives are the golden sample re-packed by GNU tar with
 # upstream's flags, changed one at a time.
 set -u
@@ -102,6 +102,14 @@ summary_only "owner 1000:1000"
 rb_expect 1 "(standard input): owner differs on every entry" \
 	sh -c 'f=$1; shift; "$0" "$@" - <"$f"' "$K" "$T/own.tar.xz" verify --rebuild "${R[@]}"
 summary_only "owner, from standard input"
+# And from a kernel image: the archive between its markers in a raw
+# image, gzip-compressed as arm64's Image.gz.
+{ seq 1 20000; printf IKHD_ST; cat "$T/own.tar.xz"; printf IKHD_ED; seq 1 5000; } | gzip -n >"$T/Image.gz"
+rb_expect 1 "$T/Image.gz: owner differs on every entry (rebuild 0:0, archive 1000:1000)" \
+	"$K" verify --rebuild "${R[@]}" "$T/Image.gz"
+grep -qF "$T/Image.gz: using the archive's timestamp" "$T/rb.out" && rb_ok "Image.gz: the timestamp taken too" ||
+	rb_bad "Image.gz: no timestamp taken"
+summary_only "owner, from an Image.gz"
 rb_expect 1 "" "$K" verify -q --rebuild "${R[@]}" "$T/own.tar.xz"
 [ -s "$T/rb.out" ] && rb_bad "-q printed: $(head -1 "$T/rb.out")"
 
