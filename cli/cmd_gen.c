@@ -14,7 +14,9 @@
 #include "lib/kh_hash.h"
 #include "lib/kh_time.h"
 #include "manifest/kh_archive_read.h"
+#include "manifest/kh_facts.h"
 #include "manifest/kh_manifest.h"
+#include "manifest/kh_mtree.h"
 
 #ifndef KH_VERSION
 #define KH_VERSION "unknown"
@@ -432,9 +434,9 @@ static int gen_manifest_from_record(const struct kh_record *rec,
 		kh_manifest_set_digest(m, KH_MANIFEST_ARCHIVE,
 				       rec->archive.sha256, rec->archive.size);
 	if (ret == 0)
-		ret = kh_manifest_describe(m, &mo, err);
+		ret = kh_facts_describe(m, &mo, err);
 	if (ret == 0)
-		ret = kh_manifest_format(m, text, len, err);
+		ret = kh_mtree_format(m, text, len, err);
 	kh_manifest_free(m);
 	return ret;
 }
@@ -455,7 +457,7 @@ static int gen_manifest_fresh(const char *path,
 {
 	struct kh_manifest_origin m = gen_origin(origin);
 
-	return kh_manifest_facts_fresh(path, &m, fresh, err);
+	return kh_facts_fresh(path, &m, fresh, err);
 }
 
 static const struct kh_gen_manifester gen_manifester = {

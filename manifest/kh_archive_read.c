@@ -13,6 +13,8 @@
 
 #include "lib/kh_dl.h"
 #include "lib/kh_file.h"
+#include "manifest/kh_facts.h"
+#include "manifest/kh_mtree.h"
 
 /* "(standard input)" for "-": what messages call it. */
 static const char *kh_archive_name(const char *path)
@@ -539,9 +541,9 @@ int kh_archive_read_manifest(int fd, const char *name,
 	if (ret == 0)
 		ret = kh_archive_read_mem(buf, n, name, 0, &m, err);
 	if (ret == 0)
-		ret = kh_manifest_describe(m, origin, err);
+		ret = kh_facts_describe(m, origin, err);
 	if (ret == 0)
-		ret = kh_manifest_format(m, text, len, err);
+		ret = kh_mtree_format(m, text, len, err);
 	kh_manifest_free(m);
 	free(buf);
 	return ret;

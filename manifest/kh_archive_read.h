@@ -40,7 +40,7 @@
 #define KH_ARCHIVE_READ_DATA 1u
 
 /* The archive in buf (len bytes); name is used in messages. The facts
- * ("# key: value") are left for kh_manifest_describe. */
+ * ("# key: value") are left for kh_facts_describe. */
 int kh_archive_read_mem(const void *buf, size_t len, const char *name,
 			unsigned flags, struct kh_manifest **out,
 			struct kh_error *err);
