@@ -15,6 +15,7 @@
 #include "manifest/kh_archive_read.h"
 #include "manifest/kh_diff.h"
 #include "manifest/kh_manifest.h"
+#include "manifest/kh_mtree.h"
 
 #define KH_DIFF_CONTEXT 3
 
@@ -122,7 +123,7 @@ static int kh_diff_parse(int argc, char **argv, struct kh_diff_cli *c)
 
 static void kh_diff_print_path(const char *path)
 {
-	char *e = kh_manifest_escape(path);
+	char *e = kh_mtree_escape(path);
 
 	fputs(e ? e : path, stdout);
 	free(e);

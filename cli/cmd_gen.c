@@ -14,7 +14,9 @@
 #include "lib/kh_hash.h"
 #include "lib/kh_time.h"
 #include "manifest/kh_archive_read.h"
+#include "manifest/kh_facts.h"
 #include "manifest/kh_manifest.h"
+#include "manifest/kh_mtree.h"
 
 #ifndef KH_VERSION
 #define KH_VERSION "unknown"
@@ -269,14 +271,77 @@ static struct kh_manifest_origin gen_origin(const struct kh_gen_origin *o)
 	return m;
 }
 
-static int gen_manifest_write(int fd, const char *archive,
-			      const struct kh_gen_origin *origin,
-			      const char *path, struct kh_afile **out,
+/* One entry as the tar writer recorded it, in the manifest's terms:
+ * the keywords the archive reader gives the same entry read back. */
+static int gen_manifest_entry(struct kh_manifest *m,
+			      const struct kh_record_entry *r,
 			      struct kh_error *err)
+{
+	struct kh_manifest_entry e = KH_MANIFEST_ENTRY_INIT;
+	int ret = 0;
+
+	e.path = kh_manifest_normpath(r->path);
+	e.type = r->type == KH_RECORD_DIR ? KH_MANIFEST_DIR :
+		 r->type == KH_RECORD_SYMLINK ? KH_MANIFEST_LINK :
+		 KH_MANIFEST_FILE;
+	e.mode = r->mode & 07777;
+	e.uid = r->uid;
+	e.gid = r->gid;
+	e.mtime = r->mtime;
+	e.keys = KH_MK_TYPE | KH_MK_MODE | KH_MK_UID | KH_MK_GID | KH_MK_TIME;
+	if (r->type == KH_RECORD_SYMLINK) {
+		e.link = strdup(r->link ? r->link : "");
+		e.keys |= KH_MK_LINK;
+	} else if (r->type == KH_RECORD_FILE) {
+		e.size = r->size;
+		memcpy(e.sha256, r->sha256, KH_SHA256_LEN);
+		e.keys |= KH_MK_SIZE | KH_MK_SHA256;
+	}
+	if (!e.path || (r->type == KH_RECORD_SYMLINK && !e.link))
+		ret = kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	if (ret == 0)
+		ret = kh_manifest_add(m, &e, err);
+	kh_manifest_entry_release(&e);
+	return ret;
+}
+
+static int gen_manifest_from_record(const struct kh_record *rec,
+				    const char *archive,
+				    const struct kh_gen_origin *origin,
+				    char **text, size_t *len,
+				    struct kh_error *err)
+{
+	struct kh_manifest_origin mo = gen_origin(origin);
+	struct kh_manifest *m = NULL;
+	int ret;
+
+	(void)archive;
+	*text = NULL;
+	ret = kh_manifest_new(&m, err);
+	for (size_t i = 0; ret == 0 && i < rec->n; i++)
+		ret = gen_manifest_entry(m, &rec->v[i], err);
+	if (ret == 0 && rec->tar.known)
+		kh_manifest_set_digest(m, KH_MANIFEST_TAR, rec->tar.sha256,
+				       rec->tar.size);
+	if (ret == 0 && rec->archive.known)
+		kh_manifest_set_digest(m, KH_MANIFEST_ARCHIVE,
+				       rec->archive.sha256, rec->archive.size);
+	if (ret == 0)
+		ret = kh_facts_describe(m, &mo, err);
+	if (ret == 0)
+		ret = kh_mtree_format(m, text, len, err);
+	kh_manifest_free(m);
+	return ret;
+}
+
+static int gen_manifest_from_archive(int fd, const char *archive,
+				     const struct kh_gen_origin *origin,
+				     char **text, size_t *len,
+				     struct kh_error *err)
 {
 	struct kh_manifest_origin m = gen_origin(origin);
 
-	return kh_archive_read_manifest(fd, archive, &m, path, out, err);
+	return kh_archive_read_manifest(fd, archive, &m, text, len, err);
 }
 
 static int gen_manifest_fresh(const char *path,
@@ -285,11 +350,12 @@ static int gen_manifest_fresh(const char *path,
 {
 	struct kh_manifest_origin m = gen_origin(origin);
 
-	return kh_manifest_facts_fresh(path, &m, fresh, err);
+	return kh_facts_fresh(path, &m, fresh, err);
 }
 
 static const struct kh_gen_manifester gen_manifester = {
-	.write = gen_manifest_write,
+	.from_record = gen_manifest_from_record,
+	.from_archive = gen_manifest_from_archive,
 	.fresh = gen_manifest_fresh,
 };
 

@@ -9,7 +9,9 @@
 #include "extract/kh_source.h"
 #include "lib/kh_afile.h"
 #include "manifest/kh_archive_read.h"
+#include "manifest/kh_facts.h"
 #include "manifest/kh_manifest.h"
+#include "manifest/kh_mtree.h"
 
 static const char kh_manifest_usage[] =
 	"Usage: kheaders manifest [-o FILE] ARCHIVE\n"
@@ -83,9 +85,9 @@ int kh_cmd_manifest(int argc, char **argv)
 		ret = kh_source_manifest(src, 0, &m, &err);
 	kh_source_free(src);
 	if (ret == 0)
-		ret = kh_manifest_describe(m, NULL, &err);
+		ret = kh_facts_describe(m, NULL, &err);
 	if (ret == 0)
-		ret = kh_manifest_format(m, &text, &len, &err);
+		ret = kh_mtree_format(m, &text, &len, &err);
 	if (ret == 0)
 		ret = kh_manifest_emit(output, text, len, &err);
 	free(text);

@@ -19,6 +19,7 @@
 #include "lib/kh_time.h"
 #include "manifest/kh_archive_read.h"
 #include "manifest/kh_manifest.h"
+#include "manifest/kh_mtree.h"
 #include "manifest/kh_verify.h"
 
 static const char kh_verify_usage[] =
@@ -131,7 +132,7 @@ static int kh_verify_parse(int argc, char **argv, struct kh_verify_cli *c)
  * stays on one line whatever the name holds. */
 static void kh_verify_print_path(const char *path)
 {
-	char *e = kh_manifest_escape(path);
+	char *e = kh_mtree_escape(path);
 
 	fputs(e ? e : path, stdout);
 	free(e);
@@ -319,7 +320,7 @@ static int kh_verify_against_manifest(const struct kh_verify_cli *c,
 	ret = kh_archive_load(c->manifest, KH_FILE_MAX_MANIFEST, "a manifest",
 			      &text, &len, err);
 	if (ret == 0)
-		ret = kh_manifest_parse((const char *)text, len, c->manifest,
+		ret = kh_mtree_parse((const char *)text, len, c->manifest,
 					want, err);
 	free(text);
 	if (ret == 0)

@@ -18,6 +18,7 @@
 #include "lib/kh_dl.h"
 #include "lib/kh_tmpdir.h"
 #include "manifest/kh_manifest.h"
+#include "manifest/kh_mtree.h"
 
 /* libarchive's own checks, on top of ours. No OWNER, PERM, XATTR, ACL
  * or FFLAGS: nothing but modes (masked by umask) and times is restored. */
@@ -186,7 +187,7 @@ struct kh_x {
 static const char *kh_x_esc(struct kh_x *x, int slot, const char *name)
 {
 	free(x->esc[slot]);
-	x->esc[slot] = kh_manifest_escape(name);
+	x->esc[slot] = kh_mtree_escape(name);
 	return x->esc[slot] ? x->esc[slot] : "(a name: out of memory)";
 }
 

@@ -6,6 +6,7 @@
 
 #include "lib/kh_file.h"
 #include "manifest/kh_archive_read.h"
+#include "manifest/kh_mtree.h"
 
 struct kh_source {
 	char *name;
@@ -30,7 +31,7 @@ int kh_source_open(const char *path, int manifest_ok,
 		return kh_error_set(err, KH_ENOMEM, name, "out of memory");
 	}
 	ret = kh_image_load(path, &buf, &len, err);
-	if (ret == 0 && manifest_ok && kh_manifest_is_mtree(buf, len)) {
+	if (ret == 0 && manifest_ok && kh_mtree_is_text(buf, len)) {
 		s->text = buf;
 		s->len = len;
 		if (len > KH_FILE_MAX_MANIFEST)
@@ -86,7 +87,7 @@ int kh_source_manifest(const struct kh_source *s, unsigned flags,
 	const unsigned char *a;
 
 	if (s->text)
-		return kh_manifest_parse((const char *)s->text, s->len,
+		return kh_mtree_parse((const char *)s->text, s->len,
 					 s->name, out, err);
 	a = kh_source_archive(s, &len);
 	return kh_archive_read_mem(a, len, s->name, flags, out, err);

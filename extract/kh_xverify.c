@@ -9,6 +9,7 @@
 #include "lib/kh_hash.h"
 #include "manifest/kh_archive_read.h"
 #include "manifest/kh_manifest.h"
+#include "manifest/kh_mtree.h"
 
 struct kh_xverify {
 	char *path;                  /* the manifest, for messages */
@@ -32,7 +33,7 @@ static int kh_xverify_fail(const char *path, const char *fmt,
 			   const char *what, const char *manifest,
 			   struct kh_error *err)
 {
-	char *e = kh_manifest_escape(path);
+	char *e = kh_mtree_escape(path);
 	int ret;
 
 	if (!e)
@@ -150,11 +151,11 @@ int kh_xverify_new(const char *path, struct kh_xverify **out,
 	}
 	ret = kh_archive_load(path, KH_FILE_MAX_MANIFEST, "a manifest", &text,
 			      &len, err);
-	if (ret == 0 && !kh_manifest_is_mtree(text, len))
+	if (ret == 0 && !kh_mtree_is_text(text, len))
 		ret = kh_error_set(err, KH_EINVAL, path, "not a manifest "
 				   "(no #mtree line)");
 	if (ret == 0)
-		ret = kh_manifest_parse((const char *)text, len, path, &xv->m,
+		ret = kh_mtree_parse((const char *)text, len, path, &xv->m,
 					err);
 	free(text);
 	if (ret == 0 && !(xv->seen = calloc(kh_manifest_count(xv->m) + 1, 1)))

@@ -28,6 +28,7 @@
 #include "gen/kh_depfile.h"
 #include "gen/kh_dirs.h"
 #include "gen/kh_reader.h"
+#include "gen/kh_record.h"
 #include "gen/kh_state.h"
 #include "gen/kh_stub.h"
 #include "gen/kh_tarw.h"
@@ -37,6 +38,8 @@
 #include "gen/kh_xzw.h"
 #include "lib/kh_afile.h"
 #include "lib/kh_file.h"
+#include "lib/kh_hash.h"
+#include "lib/kh_hsink.h"
 #include "lib/kh_tarorder.h"
 #include "lib/kh_time.h"
 
@@ -44,6 +47,53 @@ static int kh_gen_afile_write(void *ctx, const void *buf, size_t len,
 			      struct kh_error *err)
 {
 	return kh_afile_write(ctx, buf, len, err);
+}
+
+/* What gen knows of an output it wrote, for the state: the digests of
+ * the bytes as they went out (never read back from the file). */
+struct kh_gen_written {
+	int known;
+	unsigned char sha256[KH_SHA256_LEN];
+	unsigned char xxh128[KH_XXH128_LEN];
+	unsigned long long size;
+};
+
+static void kh_gen_written_set(struct kh_gen_written *w,
+			       const unsigned char *sha256,
+			       const unsigned char *xxh128, uint64_t size)
+{
+	w->known = 1;
+	memcpy(w->sha256, sha256, KH_SHA256_LEN);
+	memcpy(w->xxh128, xxh128, KH_XXH128_LEN);
+	w->size = size;
+}
+
+/* Write a small output (stub, manifest) from memory into a new
+ * temporary for path, left uncommitted in *out; with a state to keep,
+ * its digests from the same buffer. */
+static int kh_gen_write_text(const struct kh_gen_opts *o, const char *path,
+			     const char *text, size_t len,
+			     struct kh_afile **out, struct kh_gen_written *w,
+			     struct kh_error *err)
+{
+	unsigned char sha[KH_SHA256_LEN], xxh[KH_XXH128_LEN];
+	int ret;
+
+	*out = NULL;
+	ret = kh_afile_open(path, out, err);
+	if (ret == 0)
+		ret = kh_afile_write(*out, text, len, err);
+	if (ret == 0 && o->state) {
+		ret = kh_hash_sha256(text, len, sha, err);
+		kh_hash_xxh128(text, len, xxh);
+		if (ret == 0)
+			kh_gen_written_set(w, sha, xxh, len);
+	}
+	if (ret < 0) {
+		kh_afile_abort(*out);
+		*out = NULL;
+	}
+	return ret;
 }
 
 int kh_gen_check_opts(const struct kh_gen_opts *o, struct kh_error *err)
@@ -294,33 +344,74 @@ static int kh_gen_cache(const struct kh_gen_opts *o,
 	return 0;
 }
 
+/* The tar stream's digest, for the manifest: a hashing stage in front
+ * of the compressor (*tar), when the run records what it writes. */
+static int kh_gen_tar_hash(const struct kh_gen_opts *o,
+			   const struct kh_record *rec, struct kh_sink *tar,
+			   struct kh_hsink **hs, struct kh_error *err)
+{
+	int ret;
+
+	*hs = NULL;
+	if (!rec)
+		return 0;
+	ret = kh_hsink_new(*tar, KH_HSINK_SHA256, o->output, hs, err);
+	if (ret == 0)
+		*tar = kh_hsink_sink(*hs);
+	return ret;
+}
+
+/* The tar is complete: its digest goes into the record. */
+static int kh_gen_tar_hashed(struct kh_hsink *hs, struct kh_record *rec,
+			     struct kh_error *err)
+{
+	struct kh_hsink_sum sum;
+	int ret;
+
+	if (!hs)
+		return 0;
+	ret = kh_hsink_end(hs, &sum, err);
+	if (ret == 0)
+		kh_record_set_digest(&rec->tar, sum.sha256, sum.size);
+	return ret;
+}
+
 /* Block mode: tar stream -> blocks, compressed in parallel or taken
  * from the cache -> file. */
 static int kh_gen_archive_blocks(const struct kh_gen_opts *o,
 				 const struct kh_walk_list *list,
-				 struct kh_afile *af, struct kh_state *cur,
+				 struct kh_sink file, struct kh_state *cur,
+				 struct kh_record *rec,
 				 struct kh_gen_result *res,
 				 struct kh_error *err)
 {
-	struct kh_sink file = { kh_gen_afile_write, af };
 	struct kh_xzbw_opts xo = { o->xz_preset, kh_gen_block_size(o),
 				   o->threads, NULL };
+	struct kh_hsink *th = NULL;
 	struct kh_xzbw *xw = NULL;
 	struct kh_tarw *tw = NULL;
+	struct kh_sink tar;
 	int ret;
 
 	ret = kh_gen_cache(o, res, &xo.cache, err);
 	if (ret < 0)
 		return ret;
 	ret = kh_xzbw_new(file, &xo, &xw, err);
+	if (ret == 0) {
+		tar = kh_xzbw_sink(xw);
+		ret = kh_gen_tar_hash(o, rec, &tar, &th, err);
+	}
 	if (ret == 0)
-		ret = kh_tarw_new(kh_xzbw_sink(xw), o->mtime, &tw, err);
+		ret = kh_tarw_new(tar, o->mtime, &tw, err);
 	if (ret == 0) {
 		kh_tarw_on_entry(tw, kh_xzbw_entry, xw);
+		kh_tarw_record(tw, rec);
 		ret = kh_gen_entries(o, list, tw, cur, res, err);
 	}
 	if (ret == 0)
 		ret = kh_tarw_finish(tw, err);
+	if (ret == 0)
+		ret = kh_gen_tar_hashed(th, rec, err);
 	if (ret == 0)
 		ret = kh_xzbw_finish(xw, err);
 	if (ret == 0) {
@@ -329,6 +420,7 @@ static int kh_gen_archive_blocks(const struct kh_gen_opts *o,
 		kh_xzbw_counts(xw, &res->blocks, &res->blocks_cached);
 	}
 	kh_tarw_free(tw);
+	kh_hsink_free(th);
 	kh_xzbw_free(xw);
 	if (ret == 0) {
 		struct kh_error cerr = KH_ERROR_INIT;
@@ -342,26 +434,35 @@ static int kh_gen_archive_blocks(const struct kh_gen_opts *o,
 	return ret;
 }
 
-/* Write the archive into af: tar stream -> xz -> file. */
-static int kh_gen_archive(const struct kh_gen_opts *o,
-			  const struct kh_walk_list *list,
-			  struct kh_afile *af, struct kh_state *cur,
-			  struct kh_gen_result *res, struct kh_error *err)
+/* Single mode: tar stream -> xz -> file. */
+static int kh_gen_archive_single(const struct kh_gen_opts *o,
+				 const struct kh_walk_list *list,
+				 struct kh_sink file, struct kh_state *cur,
+				 struct kh_record *rec,
+				 struct kh_gen_result *res,
+				 struct kh_error *err)
 {
-	struct kh_sink file = { kh_gen_afile_write, af };
+	struct kh_hsink *th = NULL;
 	struct kh_xzw *xw = NULL;
 	struct kh_tarw *tw = NULL;
+	struct kh_sink tar;
 	int ret;
 
-	if (!o->xz_single)
-		return kh_gen_archive_blocks(o, list, af, cur, res, err);
 	ret = kh_xzw_new(file, o->xz_preset, &xw, err);
+	if (ret == 0) {
+		tar = kh_xzw_sink(xw);
+		ret = kh_gen_tar_hash(o, rec, &tar, &th, err);
+	}
 	if (ret == 0)
-		ret = kh_tarw_new(kh_xzw_sink(xw), o->mtime, &tw, err);
-	if (ret == 0)
+		ret = kh_tarw_new(tar, o->mtime, &tw, err);
+	if (ret == 0) {
+		kh_tarw_record(tw, rec);
 		ret = kh_gen_entries(o, list, tw, cur, res, err);
+	}
 	if (ret == 0)
 		ret = kh_tarw_finish(tw, err);
+	if (ret == 0)
+		ret = kh_gen_tar_hashed(th, rec, err);
 	if (ret == 0)
 		ret = kh_xzw_finish(xw, err);
 	if (ret == 0) {
@@ -369,12 +470,52 @@ static int kh_gen_archive(const struct kh_gen_opts *o,
 		res->xz_size = kh_xzw_size(xw);
 	}
 	kh_tarw_free(tw);
+	kh_hsink_free(th);
 	kh_xzw_free(xw);
 	return ret;
 }
 
+/* Write the archive into af. The file's digests (for the state, and
+ * the manifest when rec is given) come from a hashing stage between
+ * the compressor and the file: nothing is read back. */
+static int kh_gen_archive(const struct kh_gen_opts *o,
+			  const struct kh_walk_list *list,
+			  struct kh_afile *af, struct kh_state *cur,
+			  struct kh_record *rec, struct kh_gen_written *out,
+			  struct kh_gen_result *res, struct kh_error *err)
+{
+	struct kh_sink file = { kh_gen_afile_write, af };
+	unsigned what = (o->state ? KH_HSINK_SHA256 | KH_HSINK_XXH128 : 0) |
+			(rec ? KH_HSINK_SHA256 : 0);
+	struct kh_hsink *fh = NULL;
+	struct kh_hsink_sum sum;
+	int ret = 0;
+
+	if (what) {
+		ret = kh_hsink_new(file, what, o->output, &fh, err);
+		if (ret == 0)
+			file = kh_hsink_sink(fh);
+	}
+	if (ret == 0)
+		ret = o->xz_single ?
+			kh_gen_archive_single(o, list, file, cur, rec, res,
+					      err) :
+			kh_gen_archive_blocks(o, list, file, cur, rec, res,
+					      err);
+	if (ret == 0 && fh)
+		ret = kh_hsink_end(fh, &sum, err);
+	if (ret == 0 && fh) {
+		kh_gen_written_set(out, sum.sha256, sum.xxh128, sum.size);
+		if (rec)
+			kh_record_set_digest(&rec->archive, sum.sha256,
+					     sum.size);
+	}
+	kh_hsink_free(fh);
+	return ret;
+}
+
 static int kh_gen_stub(const struct kh_gen_opts *o, struct kh_afile **out,
-		       struct kh_error *err)
+		       struct kh_gen_written *w, struct kh_error *err)
 {
 	char *text;
 	size_t len;
@@ -385,14 +526,8 @@ static int kh_gen_stub(const struct kh_gen_opts *o, struct kh_afile **out,
 			   err);
 	if (ret < 0)
 		return ret;
-	ret = kh_afile_open(o->stub, out, err);
-	if (ret == 0)
-		ret = kh_afile_write(*out, text, len, err);
+	ret = kh_gen_write_text(o, o->stub, text, len, out, w, err);
 	free(text);
-	if (ret < 0) {
-		kh_afile_abort(*out);
-		*out = NULL;
-	}
 	return ret;
 }
 
@@ -671,9 +806,12 @@ static int kh_gen_depfile(const struct kh_gen_opts *o,
 	return ret;
 }
 
-/* Record the outputs as written, then save the state. */
+/* Record the outputs as written (their digests taken as they were
+ * written, w[]: archive, stub, manifest), then save the state. */
 static int kh_gen_save_state(const struct kh_gen_opts *o,
-			     struct kh_state *cur, struct kh_error *err)
+			     struct kh_state *cur,
+			     const struct kh_gen_written w[3],
+			     struct kh_error *err)
 {
 	const char *paths[3] = { o->output, o->stub, o->manifest };
 	const char *roles[3] = { "archive", "stub", "manifest" };
@@ -682,18 +820,18 @@ static int kh_gen_save_state(const struct kh_gen_opts *o,
 	if (!o->state)
 		return 0;
 	for (size_t i = 0; ret == 0 && i < 3; i++) {
-		unsigned char sha[KH_SHA256_LEN], xxh[KH_XXH128_LEN];
-		unsigned long long size;
+		struct kh_state_ostat os;
 
 		if (!paths[i])
 			continue;
-		ret = kh_gen_hash_output(paths[i], sha, xxh, &size, err);
-		if (ret == 0)
-			ret = kh_state_add_output(cur, roles[i], paths[i], sha,
-						  xxh, size, err);
+		if (!w[i].known)
+			return kh_error_set(err, KH_ELIB, paths[i], "written "
+					    "without its digests (internal "
+					    "error)");
+		ret = kh_state_add_output(cur, roles[i], paths[i],
+					  w[i].sha256, w[i].xxh128, w[i].size,
+					  err);
 		if (ret == 0) {
-			struct kh_state_ostat os;
-
 			kh_gen_ostat(paths[i], &os);
 			kh_state_set_output_stat(cur, &os);
 		}
@@ -861,21 +999,35 @@ static int kh_gen_up_to_date(const struct kh_gen_opts *o,
 	return ret;
 }
 
-/* The manifest of the archive in fd, into an uncommitted temporary. */
+/* The manifest, into an uncommitted temporary: of rec, what this run
+ * wrote; or, rec NULL, of the archive already there, open at fd. */
 static int kh_gen_manifest(const struct kh_gen_opts *o,
-			   const struct kh_state *cur, int fd,
-			   struct kh_afile **out, struct kh_error *err)
+			   const struct kh_state *cur,
+			   const struct kh_record *rec, int fd,
+			   struct kh_afile **out, struct kh_gen_written *w,
+			   struct kh_error *err)
 {
 	struct kh_gen_origin origin = { .srctree = o->srctree,
 					.objtree = o->objtree,
 					.options = cur->options,
 					.noptions = cur->noptions };
+	char *text = NULL;
+	size_t len = 0;
+	int ret;
 
+	*out = NULL;
 	if (!o->manifester)
 		return kh_error_set(err, KH_EINVAL, o->manifest,
 				    "no manifest writer given (internal error)");
-	return o->manifester->write(fd, o->output, &origin, o->manifest, out,
-				    err);
+	ret = rec ? o->manifester->from_record(rec, o->output, &origin,
+					       &text, &len, err) :
+		o->manifester->from_archive(fd, o->output, &origin, &text,
+					    &len, err);
+	if (ret == 0)
+		ret = kh_gen_write_text(o, o->manifest, text, len, out, w,
+					err);
+	free(text);
+	return ret;
 }
 
 /* Up to date: rewrite the manifest only if it is missing, edited, or
@@ -890,6 +1042,7 @@ static int kh_gen_refresh_manifest(const struct kh_gen_opts *o,
 					.noptions = cur->noptions };
 	struct kh_state_output *rec = cur->nout ? &cur->out[cur->nout - 1]
 						: NULL;
+	struct kh_gen_written w = { .known = 0 };
 	struct kh_afile *af = NULL;
 	int fd, fresh = 0, ret;
 
@@ -917,48 +1070,53 @@ static int kh_gen_refresh_manifest(const struct kh_gen_opts *o,
 		free(rec->path);
 		cur->nout--;
 	}
+	/* Nothing was written this run, so the archive already there is
+	 * read to describe it: the one place gen reads an archive. */
 	ret = kh_file_open(AT_FDCWD, o->output, NULL,
 			   KH_FILE_NOFOLLOW | KH_FILE_REGULAR, &fd, NULL, err);
 	if (ret < 0)
 		return ret;
-	ret = kh_gen_manifest(o, cur, fd, &af, err);
+	ret = kh_gen_manifest(o, cur, NULL, fd, &af, &w, err);
 	close(fd);
 	if (ret == 0)
 		ret = kh_afile_commit(af, err);
 	else
 		kh_afile_abort(af);
 	if (ret == 0 && o->state) {
-		unsigned char sha[KH_SHA256_LEN], xxh[KH_XXH128_LEN];
-		unsigned long long size;
-
-		ret = kh_gen_hash_output(o->manifest, sha, xxh, &size, err);
-		if (ret == 0)
-			ret = kh_state_add_output(cur, "manifest", o->manifest,
-						  sha, xxh, size, err);
+		ret = kh_state_add_output(cur, "manifest", o->manifest,
+					  w.sha256, w.xxh128, w.size, err);
 		if (ret == 0)
 			ret = kh_state_save(o->state, cur, err);
 	}
 	return ret;
 }
 
+/* Build the outputs into temporaries and commit them; w[] gets their
+ * digests as written (archive, stub, manifest). */
 static int kh_gen_build(const struct kh_gen_opts *o,
 			const struct kh_walk_list *list, struct kh_state *cur,
-			struct kh_gen_result *res, struct kh_error *err)
+			struct kh_gen_written w[3], struct kh_gen_result *res,
+			struct kh_error *err)
 {
 	struct kh_afile *archive = NULL, *stub = NULL, *manifest = NULL;
+	struct kh_record rec = KH_RECORD_INIT;
 	int ret = 0;
 
 	if (o->stub)
-		ret = kh_gen_stub(o, &stub, err);
+		ret = kh_gen_stub(o, &stub, &w[1], err);
 	if (ret == 0)
 		ret = kh_afile_open(o->output, &archive, err);
 	if (ret == 0)
-		ret = kh_gen_archive(o, list, archive, cur, res, err);
-	/* Described from the temporary, so that archive and manifest are
-	 * replaced together or not at all. */
+		ret = kh_gen_archive(o, list, archive, cur,
+				     o->manifest ? &rec : NULL, &w[0], res,
+				     err);
+	/* Described from what was just written, before anything is
+	 * committed, so that archive and manifest are replaced together
+	 * or not at all. */
 	if (ret == 0 && o->manifest)
-		ret = kh_gen_manifest(o, cur, kh_afile_fd(archive), &manifest,
+		ret = kh_gen_manifest(o, cur, &rec, -1, &manifest, &w[2],
 				      err);
+	kh_record_release(&rec);
 	if (ret == 0) {
 		ret = kh_afile_commit(archive, err);
 		archive = NULL;
@@ -1098,9 +1256,11 @@ int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 			ret = kh_gen_take_dirs(&list, &cur, err);
 	}
 	if (ret == 0) {
-		ret = kh_gen_build(o, &list, &cur, res, err);
+		struct kh_gen_written w[3] = { { .known = 0 } };
+
+		ret = kh_gen_build(o, &list, &cur, w, res, err);
 		if (ret == 0)
-			ret = kh_gen_save_state(o, &cur, err);
+			ret = kh_gen_save_state(o, &cur, w, err);
 	} else if (ret == 1) {
 		ret = kh_gen_refresh_manifest(o, &cur, err);
 		for (size_t i = 0; i < list.n; i++)

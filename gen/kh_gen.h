@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/kh_afile.h"
+#include "gen/kh_record.h"
 #include "lib/kh_error.h"
 
 /* What gen knows of its run that a manifest states as facts: the trees
@@ -24,13 +24,21 @@ struct kh_gen_origin {
 
 /* `gen --manifest`: gen knows when a manifest is due, the manifest layer
  * knows how to write one. gen never includes manifest/ (it is the lower
- * layer); the front end hands it these two functions (cli/cmd_gen.c). */
+ * layer); the front end hands it these functions (cli/cmd_gen.c). Each
+ * returns the manifest's text (malloc'ed, len bytes); gen writes it. */
 struct kh_gen_manifester {
-	/* Write the manifest of the archive open at archive_fd (named
-	 * archive in messages) into an uncommitted temporary for path. */
-	int (*write)(int archive_fd, const char *archive,
-		     const struct kh_gen_origin *origin, const char *path,
-		     struct kh_afile **out, struct kh_error *err);
+	/* The manifest of what this run just wrote, from rec: the entries
+	 * as the tar writer emitted them and the digests of the tar and
+	 * of the archive as they streamed out. Nothing is read back. */
+	int (*from_record)(const struct kh_record *rec, const char *archive,
+			   const struct kh_gen_origin *origin, char **text,
+			   size_t *len, struct kh_error *err);
+	/* The manifest of the archive open at archive_fd (named archive in
+	 * messages), read from it: for a run that found the archive up to
+	 * date and its manifest missing or stale, which wrote nothing. */
+	int (*from_archive)(int archive_fd, const char *archive,
+			    const struct kh_gen_origin *origin, char **text,
+			    size_t *len, struct kh_error *err);
 	/* Set *fresh when the manifest at path still states the tree's
 	 * facts rightly (they are not inputs: the Makefile's version...). */
 	int (*fresh)(const char *path, const struct kh_gen_origin *origin,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/kh_dl.h"
+#include "lib/kh_hash.h"
 
 /* Offsets in a ustar/GNU header block. */
 #define KH_TAR_NAME 0
@@ -20,6 +21,10 @@
 #define KH_TAR_GNAME 297
 #define KH_TAR_NAMELEN 32
 
+/* Names and link targets longer than this get a LongLink pseudo-header
+ * (libarchive's GNUTAR_name_size and GNUTAR_linkname_size). */
+#define KH_TAR_NAMEMAX 100
+
 _Static_assert(KH_TAR_RECORD % KH_TAR_BLOCK == 0,
 	       "records hold whole blocks");
 
@@ -29,14 +34,16 @@ struct kh_tarw {
 	struct kh_sink out;
 	int64_t mtime;
 	uint64_t size;          /* bytes passed to out */
-	uint64_t skip;          /* data bytes before the next header */
-	uint64_t scanned;       /* stream offset kh_tarw_scan got to */
-	int in_long;            /* the last header was a LongLink one */
-	int ended;              /* end-of-archive seen */
+	/* Where the LongLink pseudo-headers still to patch start, in
+	 * stream order: fix[fhead..fn). Known when their entry is
+	 * written; patched when their bytes go by. */
+	uint64_t *fix;
+	size_t fhead, fn, fcap;
 	kh_tarw_entry_fn *on_entry;
 	void *on_entry_ctx;
+	struct kh_record *rec;  /* or NULL */
 	struct kh_error cb_err; /* an error from the sink, seen in callback */
-	unsigned char buf[KH_TAR_RECORD];
+	unsigned char blk[KH_TAR_BLOCK];
 };
 
 static const char kh_tarw_longlink[] = "././@LongLink";
@@ -66,88 +73,50 @@ void kh_tarw_fix_longlink(unsigned char *hdr)
 	hdr[KH_TAR_CHKSUM + 7] = ' ';
 }
 
-static uint64_t kh_tarw_octal(const unsigned char *p, size_t n)
+/* Hand len bytes on, at stream offset tw->size. */
+static int kh_tarw_put(struct kh_tarw *tw, const void *buf, size_t len)
 {
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < n && p[i] >= '0' && p[i] <= '7'; i++)
-		v = v * 8 + (p[i] - '0');
-	return v;
+	if (!len)
+		return 0;
+	if (tw->out.write(tw->out.ctx, buf, len, &tw->cb_err) < 0)
+		return -1;
+	tw->size += len;
+	return 0;
 }
 
-static int kh_tarw_zero(const unsigned char *p)
-{
-	for (int i = 0; i < KH_TAR_BLOCK; i++)
-		if (p[i])
-			return 0;
-	return 1;
-}
-
-/* Walk the header/data structure of the outgoing stream so that only
- * real headers are ever looked at, never file data; tell the entry
- * hook where entries start. */
-static void kh_tarw_scan(struct kh_tarw *tw, unsigned char *p, size_t len)
-{
-	while (len > 0) {
-		uint64_t size;
-		int isl;
-
-		if (tw->skip || tw->ended) {
-			size_t n = tw->ended ? len : tw->skip < len ?
-				   (size_t)tw->skip : len;
-
-			if (!tw->ended)
-				tw->skip -= n;
-			p += n;
-			len -= n;
-			tw->scanned += n;
-			continue;
-		}
-		if (len < KH_TAR_BLOCK)
-			return;   /* cannot happen: records hold whole blocks */
-		if (kh_tarw_zero(p)) {
-			/* Entries never have an all-zero header: this is
-			 * the end-of-archive marker; the rest is padding. */
-			tw->ended = 1;
-			if (tw->on_entry)
-				tw->on_entry(tw->on_entry_ctx, tw->scanned, 1);
-			continue;
-		}
-		isl = !memcmp(p + KH_TAR_NAME, kh_tarw_longlink,
-			      sizeof(kh_tarw_longlink)) &&
-		      (p[KH_TAR_TYPEFLAG] == 'L' || p[KH_TAR_TYPEFLAG] == 'K');
-		if (!tw->in_long && tw->on_entry)
-			tw->on_entry(tw->on_entry_ctx, tw->scanned, 0);
-		tw->in_long = isl;
-		kh_tarw_fix_longlink(p);
-		size = kh_tarw_octal(p + KH_TAR_SIZE, 12);
-		tw->skip = (size + KH_TAR_BLOCK - 1) / KH_TAR_BLOCK *
-			   KH_TAR_BLOCK;
-		p += KH_TAR_BLOCK;
-		len -= KH_TAR_BLOCK;
-		tw->scanned += KH_TAR_BLOCK;
-	}
-}
-
+/* libarchive's output, on its way to the sink: the pseudo-headers
+ * whose offsets kh_tarw_header noted are patched in a copy of their
+ * block, everything else goes as it is. libarchive writes whole
+ * records, so a header block never straddles two calls. */
 static la_ssize_t kh_tarw_cb(struct archive *a, void *ctx, const void *buf,
 			     size_t len)
 {
 	struct kh_tarw *tw = ctx;
 	const unsigned char *p = buf;
-	size_t done = 0;
+	uint64_t end = tw->size + len;
 
 	(void)a;
-	while (done < len) {
-		size_t n = len - done < sizeof(tw->buf) ? len - done
-							: sizeof(tw->buf);
+	while (tw->fhead < tw->fn && tw->fix[tw->fhead] < end) {
+		uint64_t at = tw->fix[tw->fhead++];
+		size_t skip;
 
-		memcpy(tw->buf, p + done, n);
-		kh_tarw_scan(tw, tw->buf, n);
-		if (tw->out.write(tw->out.ctx, tw->buf, n, &tw->cb_err) < 0)
+		if (at < tw->size || at + KH_TAR_BLOCK > end) {
+			kh_error_set(&tw->cb_err, KH_ELIB, NULL, "tar header "
+				     "at %llu split across writes (internal "
+				     "error)", (unsigned long long)at);
 			return -1;
-		done += n;
+		}
+		skip = (size_t)(at - tw->size);
+		if (kh_tarw_put(tw, p, skip) < 0)
+			return -1;
+		memcpy(tw->blk, p + skip, KH_TAR_BLOCK);
+		kh_tarw_fix_longlink(tw->blk);
+		if (kh_tarw_put(tw, tw->blk, KH_TAR_BLOCK) < 0)
+			return -1;
+		p += skip + KH_TAR_BLOCK;
 	}
-	tw->size += len;
+	if (kh_tarw_put(tw, p, (size_t)(end - tw->size)) < 0)
+		return -1;
 	return (la_ssize_t)len;
 }
 
@@ -214,34 +183,147 @@ static void kh_tarw_entry(struct kh_tarw *tw, const char *path,
 	archive_entry_set_size(e, 0);
 }
 
-int kh_tarw_dir(struct kh_tarw *tw, const char *path, struct kh_error *err)
+/* Bytes of tar libarchive has taken so far, written out or still in
+ * its record buffer: the stream offset of what comes next. */
+static uint64_t kh_tarw_offset(struct kh_tarw *tw)
 {
-	kh_tarw_entry(tw, path, AE_IFDIR, KH_TAR_MODE_DIR);
+	la_int64_t n = archive_filter_bytes(tw->a, 0);
+
+	return n < 0 ? 0 : (uint64_t)n;
+}
+
+static uint64_t kh_tarw_blocks(size_t len)
+{
+	return (len + KH_TAR_BLOCK - 1) / KH_TAR_BLOCK * KH_TAR_BLOCK;
+}
+
+static int kh_tarw_note_fix(struct kh_tarw *tw, uint64_t at)
+{
+	if (tw->fhead == tw->fn)
+		tw->fhead = tw->fn = 0;
+	if (tw->fn == tw->fcap) {
+		size_t cap = tw->fcap ? 2 * tw->fcap : 16;
+		uint64_t *p = realloc(tw->fix, cap * sizeof(*p));
+
+		if (!p)
+			return -1;
+		tw->fix = p;
+		tw->fcap = cap;
+	}
+	tw->fix[tw->fn++] = at;
+	return 0;
+}
+
+/* Write the header of the entry set up in tw->e, telling the entry hook
+ * where it starts, and noting its LongLink pseudo-headers: libarchive
+ * writes one for a link target ('K') then one for a name ('L') when
+ * they are longer than 100 bytes, each a header block and the string
+ * with its NUL in whole blocks. The size of what it wrote is checked
+ * against that, so a libarchive that lays headers out otherwise fails
+ * the run instead of leaving a header unpatched. */
+static int kh_tarw_header(struct kh_tarw *tw, const char *path,
+			  const char *target, struct kh_error *err)
+{
+	size_t plen = strlen(path), tlen = target ? strlen(target) : 0;
+	uint64_t start, at;
+
+	/* The last entry's padding goes out first: then the count is
+	 * where this entry starts. */
+	if (archive_write_finish_entry(tw->a) != ARCHIVE_OK)
+		return kh_tarw_fail(tw, path, err);
+	start = at = kh_tarw_offset(tw);
+	if (tw->on_entry)
+		tw->on_entry(tw->on_entry_ctx, start, 0);
+	if (tlen > KH_TAR_NAMEMAX) {
+		if (kh_tarw_note_fix(tw, at) < 0)
+			return kh_error_set(err, KH_ENOMEM, NULL,
+					    "out of memory");
+		at += KH_TAR_BLOCK + kh_tarw_blocks(tlen + 1);
+	}
+	if (plen > KH_TAR_NAMEMAX) {
+		if (kh_tarw_note_fix(tw, at) < 0)
+			return kh_error_set(err, KH_ENOMEM, NULL,
+					    "out of memory");
+		at += KH_TAR_BLOCK + kh_tarw_blocks(plen + 1);
+	}
 	if (archive_write_header(tw->a, tw->e) != ARCHIVE_OK)
 		return kh_tarw_fail(tw, path, err);
+	if (kh_tarw_offset(tw) != at + KH_TAR_BLOCK)
+		return kh_error_set(err, KH_ELIB, path, "libarchive wrote "
+				    "%llu bytes of header, not the %llu "
+				    "expected",
+				    (unsigned long long)(kh_tarw_offset(tw) -
+							 start),
+				    (unsigned long long)(at + KH_TAR_BLOCK -
+							 start));
 	return 0;
+}
+
+/* Note the entry as written, for whoever describes the archive. */
+static int kh_tarw_note(struct kh_tarw *tw, const char *path,
+			enum kh_record_type type, unsigned mode,
+			const void *data, size_t len, const char *target,
+			struct kh_error *err)
+{
+	struct kh_record_entry e = {
+		.path = (char *)path, .type = type, .mode = mode,
+		.uid = 0, .gid = 0, .mtime = tw->mtime, .size = len,
+		.link = (char *)target,
+	};
+	int ret;
+
+	if (!tw->rec)
+		return 0;
+	if (type == KH_RECORD_FILE) {
+		ret = kh_hash_sha256(data, len, e.sha256, err);
+		if (ret < 0)
+			return ret;
+	}
+	return kh_record_add(tw->rec, &e, err);
+}
+
+int kh_tarw_dir(struct kh_tarw *tw, const char *path, struct kh_error *err)
+{
+	int ret;
+
+	kh_tarw_entry(tw, path, AE_IFDIR, KH_TAR_MODE_DIR);
+	ret = kh_tarw_header(tw, path, NULL, err);
+	return ret ? ret : kh_tarw_note(tw, path, KH_RECORD_DIR,
+					KH_TAR_MODE_DIR, NULL, 0, NULL, err);
 }
 
 int kh_tarw_symlink(struct kh_tarw *tw, const char *path, const char *target,
 		    struct kh_error *err)
 {
+	int ret;
+
 	kh_tarw_entry(tw, path, AE_IFLNK, KH_TAR_MODE_SYMLINK);
 	archive_entry_copy_symlink(tw->e, target);
-	if (archive_write_header(tw->a, tw->e) != ARCHIVE_OK)
-		return kh_tarw_fail(tw, path, err);
-	return 0;
+	ret = kh_tarw_header(tw, path, target, err);
+	return ret ? ret : kh_tarw_note(tw, path, KH_RECORD_SYMLINK,
+					KH_TAR_MODE_SYMLINK, NULL, 0, target,
+					err);
 }
 
 int kh_tarw_file(struct kh_tarw *tw, const char *path, const void *data,
 		 size_t len, struct kh_error *err)
 {
+	int ret;
+
 	kh_tarw_entry(tw, path, AE_IFREG, KH_TAR_MODE_FILE);
 	archive_entry_set_size(tw->e, (la_int64_t)len);
-	if (archive_write_header(tw->a, tw->e) != ARCHIVE_OK)
-		return kh_tarw_fail(tw, path, err);
+	ret = kh_tarw_header(tw, path, NULL, err);
+	if (ret < 0)
+		return ret;
 	if (len && archive_write_data(tw->a, data, len) != (la_ssize_t)len)
 		return kh_tarw_fail(tw, path, err);
-	return 0;
+	return kh_tarw_note(tw, path, KH_RECORD_FILE, KH_TAR_MODE_FILE, data,
+			    len, NULL, err);
+}
+
+void kh_tarw_record(struct kh_tarw *tw, struct kh_record *rec)
+{
+	tw->rec = rec;
 }
 
 void kh_tarw_on_entry(struct kh_tarw *tw, kh_tarw_entry_fn *fn, void *ctx)
@@ -252,6 +334,10 @@ void kh_tarw_on_entry(struct kh_tarw *tw, kh_tarw_entry_fn *fn, void *ctx)
 
 int kh_tarw_finish(struct kh_tarw *tw, struct kh_error *err)
 {
+	if (archive_write_finish_entry(tw->a) != ARCHIVE_OK)
+		return kh_tarw_fail(tw, NULL, err);
+	if (tw->on_entry)
+		tw->on_entry(tw->on_entry_ctx, kh_tarw_offset(tw), 1);
 	if (archive_write_close(tw->a) != ARCHIVE_OK)
 		return kh_tarw_fail(tw, NULL, err);
 	return 0;
@@ -270,5 +356,6 @@ void kh_tarw_free(struct kh_tarw *tw)
 		archive_write_free(tw->a);
 	if (tw->e)
 		archive_entry_free(tw->e);
+	free(tw->fix);
 	free(tw);
 }

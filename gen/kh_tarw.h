@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gen/kh_record.h"
 #include "lib/kh_error.h"
 #include "lib/kh_sink.h"
 
@@ -42,10 +43,16 @@ int kh_tarw_symlink(struct kh_tarw *tw, const char *path, const char *target,
 
 /* Told, in stream order and before the sink receives those bytes,
  * where each entry starts (at its LongLink pseudo-header if it has one)
- * and, with end set, where the end-of-archive blocks start. */
+ * and, with end set, where the end-of-archive blocks start. The writer
+ * knows these offsets as it writes (libarchive's byte count); it never
+ * parses its own output. */
 typedef void kh_tarw_entry_fn(void *ctx, uint64_t off, int end);
 
 void kh_tarw_on_entry(struct kh_tarw *tw, kh_tarw_entry_fn *fn, void *ctx);
+
+/* Add every entry written from now on to rec (which must outlive the
+ * writing), files with the SHA-256 of the content handed over. */
+void kh_tarw_record(struct kh_tarw *tw, struct kh_record *rec);
 
 /* Write the end-of-archive blocks and the record padding. */
 int kh_tarw_finish(struct kh_tarw *tw, struct kh_error *err);

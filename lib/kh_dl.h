@@ -67,6 +67,7 @@ const char *kh_dl_crypto_soname(void);
 	X(archive_entry_xattr_clear) \
 	X(archive_errno) \
 	X(archive_error_string) \
+	X(archive_filter_bytes) \
 	X(archive_filter_name) \
 	X(archive_format_name) \
 	X(archive_read_data_block) \
@@ -139,6 +140,7 @@ KH_DL_ARCHIVE_FUNCS(KH_DL_DECLARE)
 #define archive_entry_xattr_clear (*kh_dl_archive_entry_xattr_clear)
 #define archive_errno (*kh_dl_archive_errno)
 #define archive_error_string (*kh_dl_archive_error_string)
+#define archive_filter_bytes (*kh_dl_archive_filter_bytes)
 #define archive_filter_name (*kh_dl_archive_filter_name)
 #define archive_format_name (*kh_dl_archive_format_name)
 #define archive_read_data_block (*kh_dl_archive_read_data_block)

@@ -55,61 +55,102 @@ int kh_hash_file(const char *path, unsigned char *sha256,
 	return ret;
 }
 
-int kh_hash_fd(int fd, const char *path, unsigned char *sha256,
-	       unsigned char *xxh128, unsigned long long *size,
-	       struct kh_error *err)
+int kh_hash_run_start(struct kh_hash_run *h, int sha256, int xxh128,
+		      const char *name, struct kh_error *err)
 {
-	unsigned char buf[1 << 16];
-	unsigned long long total = 0;
-	XXH3_state_t *xs = NULL;
 	EVP_MD_CTX *ctx = NULL;
-	unsigned int n = 0;
-	int ret = 0;
+	XXH3_state_t *xs = NULL;
+	int ret;
 
+	*h = (struct kh_hash_run)KH_HASH_RUN_INIT;
+	/* XXH3 alone (the no-op check) goes without libcrypto. */
 	if (sha256 && (ret = kh_dl_crypto(err)) < 0)
 		return ret;
 	if ((sha256 && (!(ctx = EVP_MD_CTX_new()) ||
 			!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))) ||
 	    (xxh128 && (!(xs = XXH3_createState()) ||
 			XXH3_128bits_reset(xs) != XXH_OK))) {
-		ret = kh_error_set(err, KH_ELIB, path, "cannot start hashing");
-		goto out;
+		if (ctx)
+			EVP_MD_CTX_free(ctx);
+		XXH3_freeState(xs);
+		return kh_error_set(err, KH_ELIB, name,
+				    "cannot start hashing");
 	}
-	for (;;) {
+	h->sha256 = ctx;
+	h->xxh128 = xs;
+	return 0;
+}
+
+int kh_hash_run_update(struct kh_hash_run *h, const void *buf, size_t len,
+		       const char *name, struct kh_error *err)
+{
+	if (!len)
+		return 0;
+	if ((h->sha256 && !EVP_DigestUpdate(h->sha256, buf, len)) ||
+	    (h->xxh128 && XXH3_128bits_update(h->xxh128, buf, len) != XXH_OK))
+		return kh_error_set(err, KH_ELIB, name, "hashing failed");
+	h->size += len;
+	return 0;
+}
+
+int kh_hash_run_end(struct kh_hash_run *h, unsigned char *sha256,
+		    unsigned char *xxh128, unsigned long long *size,
+		    const char *name, struct kh_error *err)
+{
+	unsigned int n = 0;
+	int ret = 0;
+
+	if (h->sha256 && sha256 &&
+	    (!EVP_DigestFinal_ex(h->sha256, sha256, &n) ||
+	     n != KH_SHA256_LEN))
+		ret = kh_error_set(err, KH_ELIB, name, "SHA-256 failed");
+	if (ret == 0 && h->xxh128 && xxh128) {
+		XXH128_canonical_t c;
+
+		/* Canonical (big-endian) form, as kh_hash_xxh128. */
+		XXH128_canonicalFromHash(&c, XXH3_128bits_digest(h->xxh128));
+		memcpy(xxh128, c.digest, KH_XXH128_LEN);
+	}
+	if (ret == 0 && size)
+		*size = h->size;
+	kh_hash_run_release(h);
+	return ret;
+}
+
+void kh_hash_run_release(struct kh_hash_run *h)
+{
+	if (h->sha256)   /* libcrypto may not even be loaded */
+		EVP_MD_CTX_free(h->sha256);
+	XXH3_freeState(h->xxh128);
+	*h = (struct kh_hash_run)KH_HASH_RUN_INIT;
+}
+
+int kh_hash_fd(int fd, const char *path, unsigned char *sha256,
+	       unsigned char *xxh128, unsigned long long *size,
+	       struct kh_error *err)
+{
+	unsigned char buf[1 << 16];
+	struct kh_hash_run h;
+	int ret;
+
+	ret = kh_hash_run_start(&h, sha256 != NULL, xxh128 != NULL, path,
+				err);
+	while (ret == 0) {
 		ssize_t r = read(fd, buf, sizeof(buf));
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0) {
+		if (r < 0)
 			ret = kh_error_sys(err, errno, path, "cannot read");
-			goto out;
-		}
-		if (r == 0)
+		else if (r == 0)
 			break;
-		if ((ctx && !EVP_DigestUpdate(ctx, buf, (size_t)r)) ||
-		    (xs && XXH3_128bits_update(xs, buf, (size_t)r) != XXH_OK)) {
-			ret = kh_error_set(err, KH_ELIB, path, "hashing failed");
-			goto out;
-		}
-		total += (unsigned long long)r;
+		else
+			ret = kh_hash_run_update(&h, buf, (size_t)r, path,
+						 err);
 	}
-	if (ctx && (!EVP_DigestFinal_ex(ctx, sha256, &n) ||
-		    n != KH_SHA256_LEN)) {
-		ret = kh_error_set(err, KH_ELIB, path, "SHA-256 failed");
-		goto out;
-	}
-	if (xs) {
-		XXH128_canonical_t c;
-
-		XXH128_canonicalFromHash(&c, XXH3_128bits_digest(xs));
-		memcpy(xxh128, c.digest, KH_XXH128_LEN);
-	}
-	if (size)
-		*size = total;
-out:
-	if (ctx)    /* libcrypto may not even be loaded */
-		EVP_MD_CTX_free(ctx);
-	XXH3_freeState(xs);
+	if (ret == 0)
+		return kh_hash_run_end(&h, sha256, xxh128, size, path, err);
+	kh_hash_run_release(&h);
 	return ret;
 }
 

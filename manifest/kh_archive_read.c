@@ -13,6 +13,8 @@
 
 #include "lib/kh_dl.h"
 #include "lib/kh_file.h"
+#include "manifest/kh_facts.h"
+#include "manifest/kh_mtree.h"
 
 /* "(standard input)" for "-": what messages call it. */
 static const char *kh_archive_name(const char *path)
@@ -49,8 +51,8 @@ int kh_archive_slurp(const char *path, unsigned char **buf, size_t *len,
 			       len, err);
 }
 
-/* The archive gen just wrote, from offset 0, its writer's offset left
- * as it was (gen's own temporary: bounded all the same). */
+/* An archive open at fd, from offset 0, the descriptor's offset left
+ * as it was (bounded all the same). */
 static int kh_archive_load_fd(int fd, const char *name, unsigned char **buf,
 			      size_t *len, struct kh_error *err)
 {
@@ -526,35 +528,23 @@ int kh_archive_read_mem(const void *buf, size_t len, const char *name,
 
 int kh_archive_read_manifest(int fd, const char *name,
 			     const struct kh_manifest_origin *origin,
-			     const char *path, struct kh_afile **out,
-			     struct kh_error *err)
+			     char **text, size_t *len, struct kh_error *err)
 {
 	struct kh_manifest *m = NULL;
-	struct kh_afile *af = NULL;
 	unsigned char *buf = NULL;
-	char *text = NULL;
-	size_t len = 0;
+	size_t n = 0;
 	int ret;
 
-	*out = NULL;
-	ret = kh_archive_load_fd(fd, name, &buf, &len, err);
+	*text = NULL;
+	*len = 0;
+	ret = kh_archive_load_fd(fd, name, &buf, &n, err);
 	if (ret == 0)
-		ret = kh_archive_read_mem(buf, len, name, 0, &m, err);
+		ret = kh_archive_read_mem(buf, n, name, 0, &m, err);
 	if (ret == 0)
-		ret = kh_manifest_describe(m, origin, err);
+		ret = kh_facts_describe(m, origin, err);
 	if (ret == 0)
-		ret = kh_manifest_format(m, &text, &len, err);
-	if (ret == 0)
-		ret = kh_afile_open(path, &af, err);
-	if (ret == 0)
-		ret = kh_afile_write(af, text, len, err);
-	if (ret == 0) {
-		*out = af;
-		af = NULL;
-	}
-	kh_afile_abort(af);
+		ret = kh_mtree_format(m, text, len, err);
 	kh_manifest_free(m);
 	free(buf);
-	free(text);
 	return ret;
 }

@@ -27,7 +27,6 @@
 
 #include <stddef.h>
 
-#include "lib/kh_afile.h"
 #include "lib/kh_error.h"
 #include "manifest/kh_manifest.h"
 
@@ -41,7 +40,7 @@
 #define KH_ARCHIVE_READ_DATA 1u
 
 /* The archive in buf (len bytes); name is used in messages. The facts
- * ("# key: value") are left for kh_manifest_describe. */
+ * ("# key: value") are left for kh_facts_describe. */
 int kh_archive_read_mem(const void *buf, size_t len, const char *name,
 			unsigned flags, struct kh_manifest **out,
 			struct kh_error *err);
@@ -57,12 +56,10 @@ int kh_archive_load(const char *path, size_t max, const char *what,
 int kh_archive_slurp(const char *path, unsigned char **buf, size_t *len,
 		     struct kh_error *err);
 
-/* The manifest of the archive in fd (read from offset 0), described
- * by origin, written to a new temporary beside path: *out is left for
- * the caller to commit with the archive, or to abort. */
+/* The manifest text of the archive in fd (read from offset 0),
+ * described by origin: *text is malloc'ed, *len bytes. */
 int kh_archive_read_manifest(int fd, const char *name,
 			     const struct kh_manifest_origin *origin,
-			     const char *path, struct kh_afile **out,
-			     struct kh_error *err);
+			     char **text, size_t *len, struct kh_error *err);
 
 #endif

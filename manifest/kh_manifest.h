@@ -1,32 +1,13 @@
-/* kh_manifest: what an archive holds, as BSD mtree text.
+/* kh_manifest: what an archive holds, the model.
  *
  * A manifest is a list of entries in archive order plus a few facts
- * about how the archive was made. Its text form is mtree, so that
- * libarchive (`bsdtar -tvf FILE`) and the BSD mtree tools read it:
- *
- *   #mtree
- *   # kheaders-manifest: 1
- *   # tool: kheaders 0.1.0
- *   # ...more "# key: value" facts...
- *   # entries: 3
- *   # tar-sha256: <hex>           the tar stream inside the archive
- *   # tar-size: 10240
- *   # archive-sha256: <hex>       the archive file (the .tar.xz)
- *   # archive-size: 312
- *   . type=dir mode=0755 uid=0 gid=0 time=0.0
- *   ./include type=dir mode=0755 uid=0 gid=0 time=0.0
- *   ./include/a.h type=file mode=0644 uid=0 gid=0 size=3 time=0.0 \
- *       sha256digest=<hex>        (one line in the file)
+ * about how the archive was made ("# key: value" lines) and the
+ * digests of the tar stream and of the archive file. This module holds
+ * them and finds entries by path; kh_mtree.h turns a manifest into BSD
+ * mtree text and back, kh_facts.h fills the facts from a kernel tree.
  *
  * Paths are archive paths normalised to "./x/y" (no trailing slash;
- * "." is the archive's root), escaped as libarchive's mtree writer
- * escapes them: every byte outside '!'..'~', and '#', '=', '\', as a
- * backslash and three octal digits ("name\040with\040spaces.h").
- *
- * The parser reads this format and the usual mtree variants (/set and
- * /unset, classic relative entries, continuation lines), so manifests
- * from bsdtar or mtree(8) can be verified and diffed too; keywords an
- * entry lacks are simply not compared.
+ * "." is the archive's root).
  */
 #ifndef KH_MANIFEST_H
 #define KH_MANIFEST_H
@@ -37,7 +18,6 @@
 #include "lib/kh_error.h"
 #include "lib/kh_hash.h"
 
-#define KH_MANIFEST_MAGIC "#mtree"
 #define KH_MANIFEST_VERSION 1
 
 enum kh_manifest_type {
@@ -125,6 +105,10 @@ long kh_manifest_find(const struct kh_manifest *m, const char *path);
 int kh_manifest_set_field(struct kh_manifest *m, const char *key,
 			  const char *value, struct kh_error *err);
 const char *kh_manifest_field(const struct kh_manifest *m, const char *key);
+/* The facts in order: key and value of the i-th (NULL past the end). */
+size_t kh_manifest_nfields(const struct kh_manifest *m);
+void kh_manifest_field_at(const struct kh_manifest *m, size_t i,
+			  const char **key, const char **value);
 
 void kh_manifest_set_digest(struct kh_manifest *m,
 			    enum kh_manifest_stream s,
@@ -137,44 +121,16 @@ const struct kh_manifest_digest *kh_manifest_digest(
  * and the tar format's name. Copied; NULL leaves a value as it is. */
 int kh_manifest_set_observed(struct kh_manifest *m, const char *filter,
 			     const char *format, struct kh_error *err);
+/* The values set there, NULL when not known. */
+void kh_manifest_observed(const struct kh_manifest *m, const char **filter,
+			  const char **format);
 
-/* Fill the facts: tool, kernel version and release from the tree (when
- * known and present), SRCARCH and the options. Deterministic: no
- * paths, no clock. Reads srctree/Makefile and objtree's (else
- * srctree's) include/generated/utsrelease.h and
- * include/generated/uapi/linux/version.h. */
-int kh_manifest_describe(struct kh_manifest *m,
-			 const struct kh_manifest_origin *o,
-			 struct kh_error *err);
-
-/* Does the manifest at path still state the facts describe() would
- * write for o? Only its leading comment lines are read. The facts that
- * come from gen's options are not compared: a changed option rebuilds
- * the archive, and so the manifest, anyway. A missing or unreadable
- * file is simply not fresh (*fresh = 0). */
-int kh_manifest_facts_fresh(const char *path,
-			    const struct kh_manifest_origin *o, int *fresh,
-			    struct kh_error *err);
-
-/* The mtree text (malloc'ed, not NUL-terminated in len). */
-int kh_manifest_format(const struct kh_manifest *m, char **text,
-		       size_t *len, struct kh_error *err);
-
-/* Parse mtree text; name (the file) goes into error messages. */
-int kh_manifest_parse(const char *text, size_t len, const char *name,
-		      struct kh_manifest **out, struct kh_error *err);
-
-/* Does this buffer start like mtree text? */
-int kh_manifest_is_mtree(const void *buf, size_t len);
-
-/* Helpers, exposed for the archive reader, diff and tests. All return
- * malloc'ed strings or NULL when out of memory (unescape: or invalid). */
-char *kh_manifest_escape(const char *s);
-char *kh_manifest_unescape(const char *s);
 /* "include/x.h", "./include/x.h", "/include/x.h/" -> "./include/x.h";
  * "./", ".", "" -> ".". */
 char *kh_manifest_normpath(const char *archive_path);
 const char *kh_manifest_type_name(enum kh_manifest_type t);
+/* The type named ("file", "dir"...), or -1. */
+int kh_manifest_type_parse(const char *name);
 void kh_manifest_entry_release(struct kh_manifest_entry *e);
 
 #endif

@@ -11,6 +11,7 @@
 #include "fuzz.h"
 #include "manifest/kh_archive_read.h"
 #include "manifest/kh_manifest.h"
+#include "manifest/kh_mtree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -24,8 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(err.code < 0 && err.msg[0]);
 		return 0;
 	}
-	FUZZ_CHECK(kh_manifest_format(m, &text, &n, &err) == 0);
-	if (kh_manifest_parse(text, n, "fuzz", &m2, &err) < 0) {
+	FUZZ_CHECK(kh_mtree_format(m, &text, &n, &err) == 0);
+	if (kh_mtree_parse(text, n, "fuzz", &m2, &err) < 0) {
 		fprintf(stderr, "reparse: %s\n", err.msg);
 		FUZZ_CHECK(!"the manifest of an archive parses");
 	}

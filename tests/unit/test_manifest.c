@@ -20,27 +20,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "manifest/kh_diff.h"
-#include "manifest/kh_manifest.h"
-#include "manifest/kh_myers.h"
 #include "kh_test.h"
+#include "manifest/kh_diff.h"
+#include "manifest/kh_facts.h"
+#include "manifest/kh_manifest.h"
+#include "manifest/kh_mtree.h"
+#include "manifest/kh_myers.h"
 #include "manifest/kh_verify.h"
 
 static void test_escape(void)
 {
-	char *e = kh_manifest_escape("a b#c=d\\e\tf\xc3\xa9~!");
-	char *u = e ? kh_manifest_unescape(e) : NULL;
+	char *e = kh_mtree_escape("a b#c=d\\e\tf\xc3\xa9~!");
+	char *u = e ? kh_mtree_unescape(e) : NULL;
 
 	KH_CHECK_STR(e, "a\\040b\\043c\\075d\\134e\\011f\\303\\251~!");
 	KH_CHECK_STR(u, "a b#c=d\\e\tf\xc3\xa9~!");
 	free(e);
 	free(u);
 	/* libarchive's reader also knows C escapes and \s. */
-	u = kh_manifest_unescape("x\\sy\\tz\\\\");
+	u = kh_mtree_unescape("x\\sy\\tz\\\\");
 	KH_CHECK_STR(u, "x y\tz\\");
 	free(u);
 	/* A NUL would silently cut the name: refused. */
-	KH_CHECK(kh_manifest_unescape("a\\000b") == NULL);
+	KH_CHECK(kh_mtree_unescape("a\\000b") == NULL);
 }
 
 static void test_normpath(void)
@@ -133,12 +135,12 @@ static void test_format_parse(void)
 	char *text = NULL, *again = NULL;
 	size_t len = 0, len2 = 0;
 
-	KH_CHECK(kh_manifest_format(m, &text, &len, &err) == 0);
+	KH_CHECK(kh_mtree_format(m, &text, &len, &err) == 0);
 	KH_CHECK(text && len == strlen(sample_text) &&
 		 !memcmp(text, sample_text, len));
 	if (text && memcmp(text, sample_text, len))
 		fprintf(stderr, "got:\n%.*s", (int)len, text);
-	KH_CHECK(kh_manifest_parse(text, len, "t", &p, &err) == 0);
+	KH_CHECK(kh_mtree_parse(text, len, "t", &p, &err) == 0);
 	if (p) {
 		const struct kh_manifest_entry *e = kh_manifest_at(p, 2);
 
@@ -152,7 +154,7 @@ static void test_format_parse(void)
 		KH_CHECK(kh_manifest_digest(p, KH_MANIFEST_TAR)->known &&
 			 kh_manifest_digest(p, KH_MANIFEST_TAR)->size == 10240);
 		KH_CHECK_STR(kh_manifest_field(p, "tool"), "kheaders test");
-		KH_CHECK(kh_manifest_format(p, &again, &len2, &err) == 0);
+		KH_CHECK(kh_mtree_format(p, &again, &len2, &err) == 0);
 		KH_CHECK(again && len2 == len && !memcmp(again, text, len));
 	}
 	free(text);
@@ -186,7 +188,7 @@ static void test_parse_other(void)
 		"./include/sub/b.h", "./include/c.h", "./full/path.h",
 	};
 
-	KH_CHECK(kh_manifest_parse(other_text, strlen(other_text), "o", &p,
+	KH_CHECK(kh_mtree_parse(other_text, strlen(other_text), "o", &p,
 				   &err) == 0);
 	if (!p) {
 		fprintf(stderr, "%s\n", err.msg);
@@ -211,7 +213,7 @@ static void parse_fails(const char *text, const char *msg)
 	struct kh_error err = KH_ERROR_INIT;
 	struct kh_manifest *p = NULL;
 
-	KH_CHECK(kh_manifest_parse(text, strlen(text), "bad.mtree", &p,
+	KH_CHECK(kh_mtree_parse(text, strlen(text), "bad.mtree", &p,
 				   &err) < 0);
 	KH_CHECK(p == NULL);
 	if (!strstr(err.msg, msg)) {
@@ -276,7 +278,7 @@ static void test_facts(void)
 		   "#define KERNEL_VERSION(a,b,c) (((a) << 16) + ((b) << 8) + "
 		   "((c) > 255 ? 255 : (c)))\n");
 	KH_CHECK(kh_manifest_new(&m, &err) == 0);
-	KH_CHECK(kh_manifest_describe(m, &o, &err) == 0);
+	KH_CHECK(kh_facts_describe(m, &o, &err) == 0);
 	KH_CHECK_STR(kh_manifest_field(m, "kernel-version"), "6.12.117-rc1");
 	KH_CHECK_STR(kh_manifest_field(m, "kernel-release"), "6.12.117-amd64");
 	KH_CHECK_STR(kh_manifest_field(m, "linux-version-code"),
@@ -293,26 +295,26 @@ static void test_facts(void)
 		char *text = NULL;
 		size_t len = 0;
 
-		KH_CHECK(kh_manifest_format(m, &text, &len, &err) == 0);
+		KH_CHECK(kh_mtree_format(m, &text, &len, &err) == 0);
 		snprintf(path, sizeof(path), "%s/m.mtree", dir);
 		write_file(path, text ? text : "");
 		free(text);
 	}
-	KH_CHECK(kh_manifest_facts_fresh(path, &o, &fresh, &err) == 0 &&
+	KH_CHECK(kh_facts_fresh(path, &o, &fresh, &err) == 0 &&
 		 fresh == 1);
 	{
 		char mk[256];
 
 		snprintf(mk, sizeof(mk), "%s/Makefile", dir);
 		write_file(mk, "VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 118\n");
-		KH_CHECK(kh_manifest_facts_fresh(path, &o, &fresh, &err) == 0
+		KH_CHECK(kh_facts_fresh(path, &o, &fresh, &err) == 0
 			 && fresh == 0);
 		unlink(mk);
 	}
 	kh_manifest_free(m);
 	/* No tree: every fact is "unknown", deterministically. */
 	KH_CHECK(kh_manifest_new(&m, &err) == 0);
-	KH_CHECK(kh_manifest_describe(m, NULL, &err) == 0);
+	KH_CHECK(kh_facts_describe(m, NULL, &err) == 0);
 	KH_CHECK_STR(kh_manifest_field(m, "kernel-release"),
 		     "unknown (read from an existing archive)");
 	kh_manifest_free(m);

@@ -18,12 +18,13 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "kh_test.h"
 #include "lib/kh_buf.h"
 #include "lib/kh_dl.h"
 #include "manifest/kh_archive_read.h"
 #include "manifest/kh_manifest.h"
+#include "manifest/kh_mtree.h"
 #include "manifest/kh_myers.h"
-#include "kh_test.h"
 
 #include <archive_entry.h>
 
@@ -166,7 +167,7 @@ static void test_relative_limit(void)
 	for (int i = 0; i < 3000; i++)
 		kh_buf_str(&t, "d\n");
 	KH_CHECK(!kh_buf_failed(&t));
-	KH_CHECK(kh_manifest_parse(t.p, t.len, "deep.mtree", &m, &err) < 0);
+	KH_CHECK(kh_mtree_parse(t.p, t.len, "deep.mtree", &m, &err) < 0);
 	KH_CHECK(m == NULL);
 	KH_CHECK(strstr(err.msg, "deep.mtree:2050: relative entry's path "
 			"over the 4 KiB limit") != NULL);
@@ -175,7 +176,7 @@ static void test_relative_limit(void)
 	kh_buf_str(&t, "#mtree\n/set type=dir mode=0755\n");
 	for (int i = 0; i < 3000; i++)
 		kh_buf_str(&t, "d\nd\n..\n..\n");
-	KH_CHECK(kh_manifest_parse(t.p, t.len, "wide.mtree", &m, &err) == 0);
+	KH_CHECK(kh_mtree_parse(t.p, t.len, "wide.mtree", &m, &err) == 0);
 	KH_CHECK(m && kh_manifest_count(m) == 6000);
 	kh_manifest_free(m);
 	kh_buf_free(&t);

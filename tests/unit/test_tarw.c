@@ -9,11 +9,17 @@
  * for a 124-byte name and a 150-byte symlink target. The checksums
  * GNU tar wrote (007775 and 007773) are hard-coded as a cross-check of
  * the hand-built expected blocks.
+ *
+ * Then the writer as a whole: the entry offsets it reports (known as it
+ * writes, never parsed back) are where the headers are, the LongLink
+ * pseudo-headers of long names and long targets come out patched, and
+ * what it records of each entry (kh_tarw_record) is what it wrote.
  */
 #include <stdlib.h>
 
 #include "gen/kh_tarw.h"
 #include "kh_test.h"
+#include "lib/kh_hash.h"
 
 /* ustar/GNU header layout. */
 enum {
@@ -216,5 +222,175 @@ static void test_tarw_untouched(void)
 	KH_CHECK(1);
 }
 
+/* ---- the writer's stream ---- */
+
+struct out {
+	unsigned char *buf;
+	size_t len, cap;
+	uint64_t starts[32];
+	size_t nstarts;
+	uint64_t end;
+	int ends;
+};
+
+static int out_write(void *ctx, const void *buf, size_t len,
+		     struct kh_error *err)
+{
+	struct out *o = ctx;
+
+	if (o->len + len > o->cap) {
+		size_t cap = o->cap ? 2 * o->cap : 65536;
+		unsigned char *p;
+
+		while (cap < o->len + len)
+			cap *= 2;
+		p = realloc(o->buf, cap);
+		if (!p)
+			return kh_error_set(err, KH_ENOMEM, NULL, "oom");
+		o->buf = p;
+		o->cap = cap;
+	}
+	memcpy(o->buf + o->len, buf, len);
+	o->len += len;
+	return 0;
+}
+
+static void out_entry(void *ctx, uint64_t off, int end)
+{
+	struct out *o = ctx;
+
+	/* Told before the bytes: nothing at or past off has come yet. */
+	KH_CHECK(off >= o->len);
+	if (end) {
+		o->end = off;
+		o->ends++;
+	} else if (o->nstarts < 32) {
+		o->starts[o->nstarts++] = off;
+	}
+}
+
+static int all_zero(const unsigned char *p)
+{
+	for (int i = 0; i < 512; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+static uint64_t octal(const unsigned char *p, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n && p[i] >= '0' && p[i] <= '7'; i++)
+		v = v * 8 + (uint64_t)(p[i] - '0');
+	return v;
+}
+
+/* Walk the stream as a tar reader does; check what the writer said
+ * against it. */
+static void check_stream(const struct out *o, size_t nentries)
+{
+	size_t at = 0, n = 0, longs = 0;
+	int in_long = 0;
+
+	while (at + 512 <= o->len && !all_zero(o->buf + at)) {
+		const unsigned char *h = o->buf + at;
+		int isl = !memcmp(h, "././@LongLink", 14) &&
+			  (h[H_TYPE] == 'L' || h[H_TYPE] == 'K');
+
+		if (!in_long) {
+			KH_CHECK(n < o->nstarts && o->starts[n] == at);
+			n++;
+		}
+		if (isl) {
+			unsigned char want[512];
+
+			/* Patched in flight: GNU tar's form. */
+			gnu_longlink(want, (char)h[H_TYPE],
+				     (const char *)h + H_SIZE);
+			memcpy(want + H_SIZE, h + H_SIZE, 12);
+			put_sum(want);
+			KH_CHECK(same(h, want));
+			longs++;
+		}
+		KH_CHECK(sum_ok(h) || !isl);
+		in_long = isl;
+		at += 512 + (octal(h + H_SIZE, 12) + 511) / 512 * 512;
+	}
+	KH_CHECK(n == nentries && o->nstarts == nentries);
+	KH_CHECK(longs == 4);
+	KH_CHECK(o->ends == 1 && o->end == at);
+	KH_CHECK(o->len % KH_TAR_RECORD == 0);
+}
+
+static void test_tarw_stream(void)
+{
+	char lname[160], ltarget[200], lboth[160];
+	unsigned char big[3000], sha[KH_SHA256_LEN];
+	struct kh_error err = KH_ERROR_INIT;
+	struct kh_record rec = KH_RECORD_INIT;
+	struct out o = { 0 };
+	struct kh_sink sink = { out_write, &o };
+	struct kh_tarw *tw = NULL;
+	int ret;
+
+	snprintf(lname, sizeof(lname), "./include/%0120d.h", 7);
+	memset(ltarget, 't', 150);
+	ltarget[150] = '\0';
+	snprintf(lboth, sizeof(lboth), "./include/%0110d-l.h", 9);
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (unsigned char)(i * 7);
+	KH_CHECK(kh_tarw_new(sink, 1700000000, &tw, &err) == 0);
+	if (!tw)
+		return;
+	kh_tarw_on_entry(tw, out_entry, &o);
+	kh_tarw_record(tw, &rec);
+	ret = kh_tarw_dir(tw, "./", &err);
+	if (ret == 0)
+		ret = kh_tarw_dir(tw, "./include/", &err);
+	if (ret == 0)
+		ret = kh_tarw_file(tw, "./include/a.h", "hello\n", 6, &err);
+	if (ret == 0)
+		ret = kh_tarw_file(tw, lname, big, sizeof(big), &err);
+	if (ret == 0)
+		ret = kh_tarw_symlink(tw, "./include/l.h", ltarget, &err);
+	if (ret == 0)
+		ret = kh_tarw_symlink(tw, lboth, ltarget, &err);
+	if (ret == 0)
+		ret = kh_tarw_file(tw, "./include/z.h", "", 0, &err);
+	if (ret == 0)
+		ret = kh_tarw_finish(tw, &err);
+	KH_CHECK(ret == 0);
+	KH_CHECK(kh_tarw_size(tw) == o.len);
+	kh_tarw_free(tw);
+	check_stream(&o, 7);
+
+	/* The record: each entry as written. */
+	KH_CHECK(rec.n == 7);
+	if (rec.n == 7) {
+		KH_CHECK_STR(rec.v[0].path, "./");
+		KH_CHECK(rec.v[0].type == KH_RECORD_DIR &&
+			 rec.v[0].mode == 0755);
+		KH_CHECK(rec.v[2].type == KH_RECORD_FILE &&
+			 rec.v[2].size == 6 && rec.v[2].mode == 0644 &&
+			 rec.v[2].mtime == 1700000000 && rec.v[2].uid == 0);
+		KH_CHECK(kh_hash_sha256("hello\n", 6, sha, &err) == 0);
+		KH_CHECK(!memcmp(rec.v[2].sha256, sha, sizeof(sha)));
+		KH_CHECK_STR(rec.v[3].path, lname);
+		KH_CHECK(kh_hash_sha256(big, sizeof(big), sha, &err) == 0);
+		KH_CHECK(!memcmp(rec.v[3].sha256, sha, sizeof(sha)) &&
+			 rec.v[3].size == sizeof(big));
+		KH_CHECK(rec.v[4].type == KH_RECORD_SYMLINK);
+		KH_CHECK_STR(rec.v[4].link, ltarget);
+		KH_CHECK_STR(rec.v[5].path, lboth);
+		KH_CHECK(rec.v[6].size == 0);
+		KH_CHECK(kh_hash_sha256("", 0, sha, &err) == 0);
+		KH_CHECK(!memcmp(rec.v[6].sha256, sha, sizeof(sha)));
+	}
+	kh_record_release(&rec);
+	free(o.buf);
+}
+
 KH_TEST_MAIN(test_tarw_longname, test_tarw_longlink_target,
-	     test_tarw_checksum_rule, test_tarw_untouched)
+	     test_tarw_checksum_rule, test_tarw_untouched,
+	     test_tarw_stream)
