@@ -9,7 +9,7 @@ DESTDIR ?=
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 PKGS := liblzma libarchive libcrypto libxxhash zlib liblz4 libzstd lzo2
-# The decompressors of extract/kh_payload.c. libbz2 has no .pc file on
+# The decompressors of extract/kh_decomp.c. libbz2 has no .pc file on
 # Debian 12 (libbz2-dev ships only the header and libbz2.so): linked by name.
 KH_PAYLOAD_LIBS := $(shell $(PKG_CONFIG) --libs zlib liblz4 libzstd lzo2 2>/dev/null) -lbz2
 

@@ -100,12 +100,9 @@ static int kh_diff_parse(int argc, char **argv, struct kh_diff_cli *c)
 		case 'h':
 			fputs(kh_diff_usage, stdout);
 			return KH_EXIT_OK;
-		case ':':
-			return kh_diff_bad("option '%s' needs an argument",
-					   argv[optind - 1]);
 		default:
-			return kh_diff_bad("unknown option '%s'",
-					   argv[optind - 1]);
+			kh_cli_bad_option("diff", opt, argv);
+			return KH_EXIT_TROUBLE;
 		}
 	}
 	if (argc - optind < 2)

@@ -130,12 +130,8 @@ static int kh_extract_parse(int argc, char **argv, struct kh_extract_cli *c)
 		case 'h':
 			fputs(kh_extract_usage, stdout);
 			return KH_EXIT_OK;
-		case ':':
-			return kh_cli_usage("extract", "option '%s' needs an "
-					    "argument", argv[optind - 1]);
 		default:
-			return kh_cli_usage("extract", "unknown option '%s'",
-					    argv[optind - 1]);
+			return kh_cli_bad_option("extract", opt, argv);
 		}
 	}
 	switch (argc - optind) {

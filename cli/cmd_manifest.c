@@ -67,12 +67,8 @@ int kh_cmd_manifest(int argc, char **argv)
 		case 'h':
 			fputs(kh_manifest_usage, stdout);
 			return KH_EXIT_OK;
-		case ':':
-			return kh_cli_usage("manifest", "option '%s' needs an "
-					    "argument", argv[optind - 1]);
 		default:
-			return kh_cli_usage("manifest", "unknown option '%s'",
-					    argv[optind - 1]);
+			return kh_cli_bad_option("manifest", opt, argv);
 		}
 	}
 	if (optind == argc)

@@ -50,12 +50,8 @@ int kh_cmd_stub(int argc, char **argv)
 		case 'h':
 			fputs(kh_stub_usage, stdout);
 			return KH_EXIT_OK;
-		case ':':
-			return kh_cli_usage("stub", "option '%s' needs an "
-					    "argument", argv[optind - 1]);
 		default:
-			return kh_cli_usage("stub", "unknown option '%s'",
-					    argv[optind - 1]);
+			return kh_cli_bad_option("stub", opt, argv);
 		}
 	}
 	if (optind < argc)

@@ -31,6 +31,10 @@ int kh_cli_fail(const struct kh_error *err);
 int kh_cli_usage(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* getopt_long's complaint (opt ':', a missing argument, or '?', an
+ * unknown option) about argv[optind - 1], as kh_cli_usage of cmd. */
+int kh_cli_bad_option(const char *cmd, int opt, char **argv);
+
 /* A size in bytes, with an optional K/M/G (KiB/MiB/GiB) suffix: 0, or
  * -1 if s is not one. */
 int kh_cli_parse_size(const char *s, uint64_t *out);

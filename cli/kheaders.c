@@ -98,6 +98,14 @@ int kh_cli_usage(const char *cmd, const char *fmt, ...)
 	return KH_EXIT_USAGE;
 }
 
+int kh_cli_bad_option(const char *cmd, int opt, char **argv)
+{
+	if (opt == ':')
+		return kh_cli_usage(cmd, "option '%s' needs an argument",
+				    argv[optind - 1]);
+	return kh_cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
+}
+
 /* Remove temporaries, then die of the same signal so the parent (make)
  * sees how we ended. */
 static void kh_cli_signal(int sig)

@@ -6,8 +6,9 @@
  * and of its uncompressed data. A rebuild after a small edit finds every
  * unchanged block here and compresses only the new ones.
  *
- * The directory is kheaders' own, and nothing else's (kh_bcache_trust
- * is the one place that decides):
+ * The directory is kheaders' own, and nothing else's (kh_bcache_trust,
+ * in kh_bcache_dir.c with everything else that touches the directory
+ * by name, is the one place that decides):
  *   - kheaders makes it (mode 0700) and marks it with a CACHEDIR.TAG
  *     (the cachedir.org format, so backup tools skip it) whose text is
  *     kheaders' own. An existing directory is used only if it is a real

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "gen/kh_strip.h"
+#include "lib/kh_file.h"
 #include "lib/kh_time.h"
 
 /* How far workers may run ahead of the writer, in entries: enough to
@@ -84,8 +85,9 @@ static int kh_reader_symlink(const struct kh_walk_entry *e, char **data,
 static int kh_reader_file(const struct kh_walk_entry *e, char **data,
 			  size_t *len, struct kh_error *err)
 {
-	size_t want = (size_t)e->size, got = 0;
+	size_t want = (size_t)e->size;
 	struct stat st, after;
+	ssize_t got;
 	char *buf = NULL;
 	int fd, ret = 0;
 
@@ -110,20 +112,13 @@ static int kh_reader_file(const struct kh_walk_entry *e, char **data,
 		ret = kh_error_set(err, KH_ENOMEM, e->path, "out of memory");
 		goto out;
 	}
-	while (got <= want) {
-		ssize_t n = read(fd, buf + got, want + 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = kh_error_sys(err, errno, e->path, "cannot read");
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
+	/* One byte more than expected shows a file that grew. */
+	got = kh_file_read_upto(fd, buf, want + 1);
+	if (got < 0) {
+		ret = kh_error_sys(err, errno, e->path, "cannot read");
+		goto out;
 	}
-	if (got != want)
+	if ((size_t)got != want)
 		ret = kh_reader_changed(e, err);
 	/* A write during the read (same size, in place) moves mtime and
 	 * ctime: checked after it too, so the bytes read are those of one
@@ -141,7 +136,7 @@ out:
 		return ret;
 	}
 	*data = buf;
-	*len = got;
+	*len = want;
 	return 0;
 }
 

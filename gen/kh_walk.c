@@ -1,6 +1,8 @@
-/* kh_walk: header selection (see kh_walk.h). */
+/* kh_walk: header selection (see kh_walk.h): which names count, and
+ * the walk over the trees' directories, on several threads, with the
+ * first error in walk order and listings replayed from directory
+ * records. What it collects, and its order, is kh_walk_list.c's. */
 #include "gen/kh_walk.h"
-#include "lib/kh_time.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,6 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "gen/kh_walk_list.h"
 
 int kh_walk_is_header(const char *name)
 {
@@ -61,192 +65,6 @@ static char *kh_walk_join(const char *a, const char *b)
 	s[la] = '/';
 	memcpy(s + la + 1, b, lb + 1);
 	return s;
-}
-
-/* ---- the list and its arena ------------------------------------------ */
-
-#define KH_WALK_CHUNK (64 * 1024)
-
-struct kh_walk_chunk {
-	struct kh_walk_chunk *next;
-	size_t used, cap;
-	char data[];
-};
-
-static char *kh_walk_alloc(struct kh_walk_list *list, size_t n)
-{
-	struct kh_walk_chunk *c = list->arena;
-	char *p;
-
-	if (!c || c->cap - c->used < n) {
-		size_t cap = n > KH_WALK_CHUNK ? n : KH_WALK_CHUNK;
-
-		c = malloc(sizeof(*c) + cap);
-		if (!c)
-			return NULL;
-		c->next = list->arena;
-		c->used = 0;
-		c->cap = cap;
-		list->arena = c;
-	}
-	p = c->data + c->used;
-	c->used += n;
-	return p;
-}
-
-/* Array v (capacity *cap elements of size bytes) with room for need:
- * v itself, or v grown to at least twice its capacity (to first, the
- * first time). NULL when out of memory (v is then unchanged). */
-static void *kh_walk_reserve(void *v, size_t *cap, size_t need, size_t size,
-			     size_t first)
-{
-	size_t n;
-
-	if (need <= *cap)
-		return v;
-	n = *cap ? *cap * 2 : first;
-	if (n < need)
-		n = need;
-	v = realloc(v, n * size);
-	if (v)
-		*cap = n;
-	return v;
-}
-
-/* Add root/rel[0..rlen) to list; st NULL for a KH_WALK_PARENTS entry. */
-static int kh_walk_push(struct kh_walk_list *list, const char *root,
-			size_t rootlen, const char *rel, size_t rlen,
-			const struct stat *st, int tree, struct kh_error *err)
-{
-	struct kh_walk_entry *e;
-	char *p;
-
-	/* A kernel tree has some 6,400 headers: start big enough for them
-	 * (untouched capacity costs no page). */
-	e = kh_walk_reserve(list->v, &list->cap, list->n + 1, sizeof(*e), 8192);
-	if (!e)
-		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
-	list->v = e;
-	p = kh_walk_alloc(list, rootlen + rlen + 2);
-	if (!p)
-		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
-	memcpy(p, root, rootlen);
-	p[rootlen] = '/';
-	memcpy(p + rootlen + 1, rel, rlen);
-	p[rootlen + 1 + rlen] = '\0';
-	e = &list->v[list->n++];
-	memset(e, 0, sizeof(*e));
-	e->path = p;
-	e->rel = p + rootlen + 1;
-	e->rlen = rlen;
-	e->type = !st ? KH_WALK_PARENTS
-		: S_ISLNK(st->st_mode) ? KH_WALK_SYMLINK : KH_WALK_FILE;
-	e->tree = tree;
-	if (!st)
-		return 0;
-	e->size = st->st_size;
-	e->mtime_ns = kh_time_ns(st->st_mtim);
-	e->ctime_ns = kh_time_ns(st->st_ctim);
-	e->ino = st->st_ino;
-	return 0;
-}
-
-/* Record directory rel[0..rlen) of tree as read: ctime and inode from
- * st, names[0..nlen) as in kh_walk_dirrec. */
-static int kh_walk_push_dir(struct kh_walk_list *list, int tree,
-			    const char *rel, size_t rlen, const struct stat *st,
-			    const char *names, size_t nlen,
-			    struct kh_error *err)
-{
-	struct kh_walk_dirrec *d;
-	char *p;
-
-	d = kh_walk_reserve(list->dirs, &list->dcap, list->ndirs + 1,
-			    sizeof(*d), 64);
-	if (!d)
-		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
-	list->dirs = d;
-	p = kh_walk_alloc(list, rlen + 1 + nlen);
-	if (!p)
-		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
-	memcpy(p, rel, rlen);
-	p[rlen] = '\0';
-	if (nlen)
-		memcpy(p + rlen + 1, names, nlen);
-	d = &list->dirs[list->ndirs++];
-	d->rel = p;
-	d->rlen = rlen;
-	d->tree = tree;
-	d->ctime_ns = kh_time_ns(st->st_ctim);
-	d->ino = (unsigned long long)st->st_ino;
-	d->names = p + rlen + 1;
-	d->nlen = nlen;
-	return 0;
-}
-
-/* Move from's directory records to the end of to's (strings move with
- * the arenas). */
-static int kh_walk_append_dirs(struct kh_walk_list *to,
-			       struct kh_walk_list *from, struct kh_error *err)
-{
-	struct kh_walk_dirrec *v;
-
-	to->replayed += from->replayed;
-	to->reread += from->reread;
-	from->replayed = from->reread = 0;
-	if (!from->ndirs)
-		return 0;
-	v = kh_walk_reserve(to->dirs, &to->dcap, to->ndirs + from->ndirs,
-			    sizeof(*to->dirs), 64);
-	if (!v)
-		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
-	to->dirs = v;
-	memcpy(to->dirs + to->ndirs, from->dirs,
-	       from->ndirs * sizeof(*from->dirs));
-	to->ndirs += from->ndirs;
-	free(from->dirs);
-	from->dirs = NULL;
-	from->ndirs = from->dcap = 0;
-	return 0;
-}
-
-/* Move every entry of from, and its strings, to the end of to. */
-static int kh_walk_append(struct kh_walk_list *to, struct kh_walk_list *from,
-			  struct kh_error *err)
-{
-	struct kh_walk_chunk **tail;
-	struct kh_walk_entry *v;
-
-	if (!to->v && !to->arena && !to->dirs) {
-		/* Nothing to keep: take from's arrays, copy nothing. */
-		*to = *from;
-		memset(from, 0, sizeof(*from));
-		return 0;
-	}
-	if (kh_walk_append_dirs(to, from, err) < 0)
-		return err->code;
-	v = kh_walk_reserve(to->v, &to->cap, to->n + from->n, sizeof(*to->v),
-			    1024);
-	if (!v)
-		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
-	to->v = v;
-	if (from->n)
-		memcpy(to->v + to->n, from->v, from->n * sizeof(*from->v));
-	to->n += from->n;
-	/* to's current chunk stays first: it may have room left. */
-	for (tail = &from->arena; *tail; tail = &(*tail)->next)
-		;
-	if (to->arena) {
-		*tail = to->arena->next;
-		to->arena->next = from->arena;
-	} else {
-		to->arena = from->arena;
-	}
-	free(from->v);
-	from->v = NULL;
-	from->n = from->cap = 0;
-	from->arena = NULL;
-	return 0;
 }
 
 /* ---- the walk --------------------------------------------------------- *
@@ -311,8 +129,7 @@ struct kh_walk_ctx {
 	size_t key[KH_WALK_MAX_DEPTH];
 	char *bufs[KH_WALK_MAX_DEPTH];  /* getdents buffers, by depth */
 	/* Names a directory's record gets, by depth, while it is read. */
-	char *nbufs[KH_WALK_MAX_DEPTH];
-	size_t nlens[KH_WALK_MAX_DEPTH], ncaps[KH_WALK_MAX_DEPTH];
+	struct kh_walk_names names[KH_WALK_MAX_DEPTH];
 	char rel[PATH_MAX];
 };
 
@@ -454,11 +271,11 @@ static int kh_walk_file(struct kh_walk_ctx *c, size_t rlen, int header,
 	if (silly && (silly = (int)kh_walk_silly_end(rel)) != 0)
 		/* Upstream copies silly-rename files and excludes them only
 		 * when archiving, so their directories stay listed. */
-		return kh_walk_push(&c->list, r->root, r->rootlen, rel,
-				    (size_t)silly, NULL, r->tree, &c->err);
+		return kh_walk_list_push(&c->list, r->root, r->rootlen, rel,
+					 (size_t)silly, NULL, r->tree, &c->err);
 	if (S_ISREG(st->st_mode) || S_ISLNK(st->st_mode))
-		return kh_walk_push(&c->list, r->root, r->rootlen, rel, rlen,
-				    st, r->tree, &c->err);
+		return kh_walk_list_push(&c->list, r->root, r->rootlen, rel,
+					 rlen, st, r->tree, &c->err);
 	return kh_walk_fail(c, 0, rel, "is neither a regular file nor a "
 			    "symlink");
 }
@@ -561,34 +378,6 @@ static int kh_walk_name(struct kh_walk_ctx *c, int dfd, size_t rlen,
 	return ret;
 }
 
-/* Keep name (listed as type) for the record of the directory being
- * read at depth; on no memory, that directory gets no record. */
-static void kh_walk_keep_name(struct kh_walk_ctx *c, size_t depth,
-			      const char *name, unsigned char type)
-{
-	size_t n = strlen(name) + 2;
-
-	if (!c->ncaps[depth] && c->nlens[depth])
-		return;   /* gave up on this one */
-	if (c->nlens[depth] + n > c->ncaps[depth]) {
-		size_t cap = (c->nlens[depth] + n) * 2 + 256;
-		char *p = realloc(c->nbufs[depth], cap);
-
-		if (!p) {
-			free(c->nbufs[depth]);
-			c->nbufs[depth] = NULL;
-			c->ncaps[depth] = 0;
-			c->nlens[depth] = 1;
-			return;
-		}
-		c->nbufs[depth] = p;
-		c->ncaps[depth] = cap;
-	}
-	c->nbufs[depth][c->nlens[depth]] = type == DT_DIR ? 'd' : 'u';
-	memcpy(c->nbufs[depth] + c->nlens[depth] + 1, name, n - 1);
-	c->nlens[depth] += n;
-}
-
 /* List directory c->rel[0..rlen) from its record rec. */
 static int kh_walk_replay(struct kh_walk_ctx *c, int dfd, size_t rlen,
 			  size_t klen, size_t depth, int silly,
@@ -608,22 +397,6 @@ static int kh_walk_replay(struct kh_walk_ctx *c, int dfd, size_t rlen,
 			return ret;
 	}
 	return 0;
-}
-
-/* Listing directory dfd from rec failed. If the directory did not change
- * meanwhile, blame the record (the caller may walk again without
- * records); if it did, the tree changed under us, as it can between a
- * getdents and a stat, and the error stands. */
-static void kh_walk_replay_failed(struct kh_walk_ctx *c, int dfd,
-				  const struct kh_walk_dirrec *rec)
-{
-	const struct kh_walk_cache *cache = c->sh->cache;
-	struct stat st;
-
-	if (cache->stale && fstat(dfd, &st) == 0 &&
-	    kh_time_ns(st.st_ctim) == rec->ctime_ns &&
-	    (unsigned long long)st.st_ino == rec->ino)
-		__atomic_store_n(cache->stale, 1, __ATOMIC_RELAXED);
 }
 
 /* List directory c->rel[0..rlen) with getdents64; keep the names for
@@ -658,36 +431,14 @@ static int kh_walk_read(struct kh_walk_ctx *c, int dfd, size_t rlen,
 			if (!kh_walk_wanted(name, d->d_type))
 				continue;
 			if (keep)
-				kh_walk_keep_name(c, depth, name, d->d_type);
+				kh_walk_list_keep_name(&c->names[depth], name,
+						       d->d_type);
 			ret = kh_walk_name(c, dfd, rlen, name, d->d_type, klen,
 					   depth, silly, &index);
 			if (ret < 0)
 				return ret;
 		}
 	}
-}
-
-/* Directory c->rel[0..rlen), open as dfd: its record, if the cache has
- * one that still holds (NULL otherwise); st is its stat data. */
-static const struct kh_walk_dirrec *kh_walk_lookup(struct kh_walk_ctx *c,
-						   size_t rlen,
-						   const struct stat *st)
-{
-	const struct kh_walk_cache *cache = c->sh->cache;
-	const struct kh_walk_dirrec *rec;
-	int known = 0;
-
-	if (!cache || !cache->find)
-		return NULL;
-	rec = cache->find(cache->ctx, c->root->tree, c->rel, rlen, &known);
-	if (rec && rec->ctime_ns == kh_time_ns(st->st_ctim) &&
-	    rec->ino == (unsigned long long)st->st_ino) {
-		c->list.replayed++;
-		return rec;
-	}
-	if (known)
-		c->list.reread++;
-	return NULL;
 }
 
 /* Read directory c->rel[0..rlen), open as dfd; its names' positions
@@ -714,27 +465,28 @@ static int kh_walk_dir(struct kh_walk_ctx *c, int dfd, size_t rlen,
 	 * the next walk compares. Without it, no record either way. */
 	if (c->sh->record && fstat(dfd, &st) == 0) {
 		keep = 1;
-		rec = kh_walk_lookup(c, rlen, &st);
+		rec = kh_walk_list_lookup(&c->list, c->sh->cache,
+					  c->root->tree, c->rel, rlen, &st);
 	}
-	c->nlens[depth] = 0;
+	c->names[depth].len = 0;
 	if (rec) {
 		ret = kh_walk_replay(c, dfd, rlen, klen, depth, silly, rec);
 		if (ret < 0)
-			kh_walk_replay_failed(c, dfd, rec);
+			kh_walk_list_replay_failed(c->sh->cache, dfd, rec);
 	} else
 		ret = kh_walk_read(c, dfd, rlen, klen, depth, silly, keep);
 	if (ret < 0 || !keep)
 		return ret;
-	if (!rec && !c->ncaps[depth] && c->nlens[depth])
+	if (!rec && kh_walk_list_names_lost(&c->names[depth]))
 		return 0;   /* no memory for the names: no record */
 	/* Without memory for it, the directory only goes unrecorded: the
 	 * next walk reads it. */
 	{
 		struct kh_error e = KH_ERROR_INIT;
 
-		kh_walk_push_dir(&c->list, c->root->tree, c->rel, rlen, &st,
-				 rec ? rec->names : c->nbufs[depth],
-				 rec ? rec->nlen : c->nlens[depth], &e);
+		kh_walk_list_push_dir(&c->list, c->root->tree, c->rel, rlen,
+				      &st, rec ? rec->names : c->names[depth].buf,
+				      rec ? rec->nlen : c->names[depth].len, &e);
 	}
 	return 0;
 }
@@ -777,8 +529,6 @@ static void kh_walk_run(struct kh_walk_ctx *c)
 	pthread_mutex_unlock(&sh->lock);
 }
 
-static void kh_walk_sort(struct kh_walk_list *list);
-
 /* A worker walks, then sorts what it found while the others do. */
 static void *kh_walk_worker(void *arg)
 {
@@ -786,7 +536,7 @@ static void *kh_walk_worker(void *arg)
 
 	kh_walk_run(c);
 	if (!c->best.code)
-		kh_walk_sort(&c->list);
+		kh_walk_list_sort(&c->list);
 	return NULL;
 }
 
@@ -799,8 +549,7 @@ static struct kh_walk_ctx *kh_walk_ctx_new(struct kh_walk_shared *sh)
 	/* Not all of it: key, bufs and rel are large, set as used. */
 	memset(c, 0, offsetof(struct kh_walk_ctx, key));
 	memset(c->bufs, 0, sizeof(c->bufs));
-	memset(c->nbufs, 0, sizeof(c->nbufs));
-	memset(c->ncaps, 0, sizeof(c->ncaps));
+	memset(c->names, 0, sizeof(c->names));
 	c->sh = sh;
 	return c;
 }
@@ -815,7 +564,7 @@ static void kh_walk_ctx_free(struct kh_walk_ctx *c)
 	 * keeps no names, so a depth below it can hold a buffer while its
 	 * own depth holds none. */
 	for (size_t i = 0; i < KH_WALK_MAX_DEPTH; i++)
-		free(c->nbufs[i]);
+		free(c->names[i].buf);
 	free(c->bkey);
 	kh_walk_list_release(&c->list);
 	free(c);
@@ -889,44 +638,6 @@ static int kh_walk_start(struct kh_walk_ctx *c, const char *sub,
 	return ret;
 }
 
-static int kh_walk_cmp(const void *pa, const void *pb);
-
-/* Merge the sorted lists of the n threads into the empty list to. */
-static int kh_walk_merge(struct kh_walk_list *to, struct kh_walk_ctx **ctx,
-			 int n, struct kh_error *err)
-{
-	size_t pos[KH_WALK_MAX_THREADS] = { 0 }, total = 0, k = 0;
-	struct kh_walk_entry *v;
-
-	for (int t = 0; t < n; t++)
-		total += ctx[t]->list.n;
-	v = malloc((total ? total : 1) * sizeof(*v));
-	if (!v)
-		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
-	while (k < total) {
-		const struct kh_walk_entry *best = NULL;
-		int bt = 0;
-
-		for (int t = 0; t < n; t++) {
-			const struct kh_walk_list *l = &ctx[t]->list;
-
-			if (pos[t] < l->n && (!best ||
-			    kh_walk_cmp(&l->v[pos[t]], best) < 0)) {
-				best = &l->v[pos[t]];
-				bt = t;
-			}
-		}
-		v[k++] = *best;
-		pos[bt]++;
-	}
-	/* The entries are in v; the strings move with the arenas. */
-	for (int t = 0; t < n; t++)
-		ctx[t]->list.n = 0;
-	to->v = v;
-	to->n = to->cap = total;
-	return 0;
-}
-
 /* kh_walk_trees; phased: as kh_walk_trees reports errors, else in
  * plain depth-first order (kh_walk_tree). */
 static int kh_walk_roots(const struct kh_walk_root *roots, size_t nroots,
@@ -987,7 +698,7 @@ static int kh_walk_roots(const struct kh_walk_root *roots, size_t nroots,
 	}
 	kh_walk_run(c);
 	if (!c->best.code)
-		kh_walk_sort(&c->list);
+		kh_walk_list_sort(&c->list);
 	for (int t = 0; t < started; t++)
 		pthread_join(tid[t], NULL);
 	/* The first error in walk order, and every entry otherwise. */
@@ -1013,11 +724,16 @@ static int kh_walk_roots(const struct kh_walk_root *roots, size_t nroots,
 	}
 	/* Each thread's entries are sorted: into an empty list, merge
 	 * them, and kh_walk_finish finds nothing left to sort. */
-	if (ret == 0 && !list->v && !list->arena && started > 0)
-		ret = kh_walk_merge(list, ctx, started + 1, err);
+	if (ret == 0 && !list->v && !list->arena && started > 0) {
+		struct kh_walk_list *lists[KH_WALK_MAX_THREADS];
+
+		for (int t = 0; t <= started; t++)
+			lists[t] = &ctx[t]->list;
+		ret = kh_walk_list_merge(list, lists, started + 1, err);
+	}
 	for (int t = 0; t <= started; t++) {
 		if (ret == 0)
-			ret = kh_walk_append(list, &ctx[t]->list, err);
+			ret = kh_walk_list_append(list, &ctx[t]->list, err);
 		kh_walk_ctx_free(ctx[t]);
 	}
 	pthread_cond_destroy(&sh.cond);
@@ -1047,101 +763,3 @@ int kh_walk_tree(const char *root, const char *sub, int tree, int required,
 	return kh_walk_roots(&r, 1, 1, 0, NULL, 0, list, err);
 }
 
-/* Index of the first byte where a and b differ, or n. Eight bytes at
- * a time: sorted paths share long prefixes. */
-static size_t kh_walk_mismatch(const char *a, const char *b, size_t n)
-{
-	size_t i = 0;
-
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
-	__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	for (; i + 8 <= n; i += 8) {
-		uint64_t x, y;
-
-		memcpy(&x, a + i, 8);
-		memcpy(&y, b + i, 8);
-		if (x != y)
-			return i + (size_t)__builtin_ctzll(x ^ y) / 8;
-	}
-#endif
-	while (i < n && a[i] == b[i])
-		i++;
-	return i;
-}
-
-/* kh_tarorder_cmp (lib/kh_tarorder.c) on strings of known lengths. */
-static int kh_walk_pathcmpn(const char *a, size_t la, const char *b,
-			    size_t lb)
-{
-	size_t n = la < lb ? la : lb, i = kh_walk_mismatch(a, b, n);
-	unsigned ca, cb;
-
-	if (i == n)
-		return la < lb ? -1 : la > lb;
-	ca = (unsigned char)a[i];
-	cb = (unsigned char)b[i];
-	if (ca == '/')
-		return -1;
-	if (cb == '/')
-		return 1;
-	return ca < cb ? -1 : 1;
-}
-
-static int kh_walk_cmp(const void *pa, const void *pb)
-{
-	const struct kh_walk_entry *a = pa, *b = pb;
-	int c = kh_walk_pathcmpn(a->rel, a->rlen, b->rel, b->rlen);
-
-	return c ? c : a->tree - b->tree;
-}
-
-static void kh_walk_sort(struct kh_walk_list *list)
-{
-	size_t i = 1;
-
-	/* Sorted already (kh_walk_trees merges sorted runs): one pass. */
-	while (i < list->n && kh_walk_cmp(&list->v[i - 1], &list->v[i]) <= 0)
-		i++;
-	/* An empty walk has no array: qsort(NULL, 0) is undefined. */
-	if (i < list->n)
-		qsort(list->v, list->n, sizeof(*list->v), kh_walk_cmp);
-}
-
-static int kh_walk_dircmp(const void *pa, const void *pb)
-{
-	const struct kh_walk_dirrec *a = pa, *b = pb;
-
-	return a->tree != b->tree ? a->tree - b->tree : strcmp(a->rel, b->rel);
-}
-
-void kh_walk_finish(struct kh_walk_list *list)
-{
-	size_t out = 0;
-
-	if (list->ndirs)
-		qsort(list->dirs, list->ndirs, sizeof(*list->dirs),
-		      kh_walk_dircmp);
-	kh_walk_sort(list);
-	for (size_t i = 0; i < list->n; i++) {
-		/* Equal paths are adjacent, srctree first: keep the last. */
-		if (i + 1 < list->n && list->v[i].rlen == list->v[i + 1].rlen &&
-		    !memcmp(list->v[i].rel, list->v[i + 1].rel,
-			    list->v[i].rlen))
-			continue;   /* its strings go with the arena */
-		list->v[out++] = list->v[i];
-	}
-	list->n = out;
-}
-
-void kh_walk_list_release(struct kh_walk_list *list)
-{
-	while (list->arena) {
-		struct kh_walk_chunk *next = list->arena->next;
-
-		free(list->arena);
-		list->arena = next;
-	}
-	free(list->v);
-	free(list->dirs);
-	memset(list, 0, sizeof(*list));
-}

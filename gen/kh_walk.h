@@ -6,6 +6,9 @@
  * out on purpose: include/generated/utsversion.h (generated after the
  * archive, so it made builds differ) and NFS/AFS silly-rename files
  * (any path component starting with ".nfs" or ".__afs").
+ *
+ * kh_walk.c walks; the list it fills, its order and kh_walk_finish are
+ * kh_walk_list.c's (gen/kh_walk_list.h has the operations the walk uses).
  */
 #ifndef KH_WALK_H
 #define KH_WALK_H

@@ -157,22 +157,28 @@ const char *kh_afile_path(const struct kh_afile *af)
 	return af->path;
 }
 
-int kh_afile_write(struct kh_afile *af, const void *buf, size_t len,
-		   struct kh_error *err)
+int kh_afile_write_fd(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = write(af->fd, p, len);
+		ssize_t n = write(fd, p, len);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return kh_error_sys(err, errno, af->path, "cannot write");
-		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
 		p += n;
 		len -= (size_t)n;
 	}
+	return 0;
+}
+
+int kh_afile_write(struct kh_afile *af, const void *buf, size_t len,
+		   struct kh_error *err)
+{
+	if (kh_afile_write_fd(af->fd, buf, len) < 0)
+		return kh_error_sys(err, errno, af->path, "cannot write");
 	return 0;
 }
 

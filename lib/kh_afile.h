@@ -46,6 +46,11 @@ int kh_afile_fd(const struct kh_afile *af);
 /* The destination path, for messages. */
 const char *kh_afile_path(const struct kh_afile *af);
 
+/* Write all of buf to fd, retrying short writes and EINTR: 0, or -1
+ * with errno set. For a descriptor that is not a kh_afile (the block
+ * cache writes its entries relative to its directory's descriptor). */
+int kh_afile_write_fd(int fd, const void *buf, size_t len);
+
 /* Append len bytes; on failure the message names the destination. */
 int kh_afile_write(struct kh_afile *af, const void *buf, size_t len,
 		   struct kh_error *err);

@@ -172,6 +172,25 @@ too_big:
 			    kh_file_size_str(max, lim, sizeof(lim)), what);
 }
 
+ssize_t kh_file_read_upto(int fd, void *buf, size_t n)
+{
+	char *p = buf;
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, p + got, n - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
 int kh_file_read(int dirfd, const char *path, const char *name,
 		 unsigned flags, size_t max, const char *what, char **buf,
 		 size_t *len, struct kh_error *err)

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include "lib/kh_error.h"
 
@@ -62,6 +63,11 @@ int kh_file_open(int dirfd, const char *path, const char *name,
  * count the NUL). Works on pipes and standard input too. */
 int kh_file_read_fd(int fd, const char *name, size_t max, const char *what,
 		    char **buf, size_t *len, struct kh_error *err);
+
+/* Read from fd until n bytes are in buf or the input ends, retrying
+ * short reads and EINTR: the bytes read, or -1 with errno set. For a
+ * caller that wants a file's first bytes, or exactly its known size. */
+ssize_t kh_file_read_upto(int fd, void *buf, size_t n);
 
 /* kh_file_open, then kh_file_read_fd, then close. Returns 1 (with *buf
  * NULL) for a missing file under KH_FILE_MISSING_OK. */

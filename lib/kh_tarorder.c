@@ -1,5 +1,5 @@
 /* kh_tarorder: GNU tar --sort=name order on whole paths (see
- * kh_tarorder.h). gen/kh_walk.c keeps a word-at-a-time twin for its
+ * kh_tarorder.h). gen/kh_walk_list.c keeps a word-at-a-time twin for its
  * sort of known-length names, checked against this one by test_walk. */
 #include "lib/kh_tarorder.h"
 
