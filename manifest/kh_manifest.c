@@ -1139,8 +1139,8 @@ static int kh_mparse_line(struct kh_mparse *p, char *line)
 int kh_manifest_parse(const char *text, size_t len, const char *name,
 		      struct kh_manifest **out, struct kh_error *err)
 {
-	struct kh_mparse p = { name, 0, NULL, KH_MANIFEST_ENTRY_INIT, NULL,
-			       -1, err, 0 };
+	struct kh_mparse p = { .name = name, .set = KH_MANIFEST_ENTRY_INIT,
+			       .declared = -1, .err = err };
 	struct kh_buf line = KH_BUF_INIT;
 	size_t pos = 0;
 	int ret;
