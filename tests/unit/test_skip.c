@@ -444,7 +444,7 @@ static void test_outputs(void)
 	struct kh_walk_list list;
 	struct kh_state prev, cur, next = KH_STATE_INIT;
 	struct kh_error err = KH_ERROR_INIT;
-	unsigned char h[KH_XXH128_LEN] = { 0 };
+	unsigned char h[KH_SHA256_LEN] = { 0 };
 	struct kh_skip d;
 	int save = 0;
 
