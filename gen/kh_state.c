@@ -1,4 +1,11 @@
-/* kh_state: the state file of the skip logic (see kh_state.h). */
+/* kh_state: the state file of the skip logic (see kh_state.h).
+ *
+ * One concern, the state and its file, in three parts: the record and
+ * its operations (the only code that touches a struct kh_state's
+ * fields), the writer, and the reader. The reader is most of it: the
+ * file is read on every make, so it has a fast path for the plain
+ * input lines that are nearly all of it, beside the full parser.
+ */
 #include "gen/kh_state.h"
 
 #include <errno.h>
@@ -186,7 +193,7 @@ void kh_state_set_output_stat(struct kh_state *st,
 			      const struct kh_state_ostat *os)
 {
 	if (st->nout)
-		st->out[st->nout - 1].stat = *os;
+		kh_state_set_output_stat_at(st, st->nout - 1, os);
 }
 
 void kh_state_set_output_stat_at(struct kh_state *st, size_t i,
