@@ -395,7 +395,7 @@ static int kh_diff_side(const char *path, unsigned flags,
 
 int kh_cmd_diff(int argc, char **argv)
 {
-	struct kh_diff_cli c = { NULL, NULL, 0, 0, 0, -1 };
+	struct kh_diff_cli c = { .context = -1 };
 	struct kh_manifest *ma = NULL, *mb = NULL;
 	struct kh_error err = KH_ERROR_INIT;
 	unsigned flags;

@@ -747,7 +747,8 @@ int kh_extract_run(const void *xz, size_t len, const char *name,
 		goto out;
 	}
 	if (x.has_root) {
-		struct timespec ts[2] = { { 0, UTIME_OMIT }, x.root_mtime };
+		struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT },
+					  x.root_mtime };
 
 		if (futimens(tmpfd, ts) < 0) {
 			ret = kh_error_sys(err, errno, tmp, "cannot set time");

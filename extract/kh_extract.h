@@ -79,15 +79,15 @@ struct kh_extract_opts {
 	const volatile sig_atomic_t *cancel;
 };
 
-#define KH_EXTRACT_OPTS_INIT \
-	{ NULL, 0, NULL, KH_EXTRACT_MAX_ENTRIES, KH_EXTRACT_MAX_BYTES, NULL, NULL }
+#define KH_EXTRACT_OPTS_INIT { .max_entries = KH_EXTRACT_MAX_ENTRIES, \
+			       .max_bytes = KH_EXTRACT_MAX_BYTES }
 
 struct kh_extract_result {
 	size_t files, dirs, symlinks, hardlinks;
 	uint64_t bytes;           /* of file content */
 };
 
-#define KH_EXTRACT_RESULT_INIT { 0, 0, 0, 0, 0 }
+#define KH_EXTRACT_RESULT_INIT { .files = 0 }
 
 /* Unpack the .tar.xz in xz[0..len) into o->dir; name is for messages.
  * xz is checked (o->sha256) and then read again: it must be memory of

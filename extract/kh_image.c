@@ -144,7 +144,7 @@ static void kh_elf_scan_symtab(const struct kh_elf *e,
 	for (uint64_t i = 1; i < n; i++) {
 		uint64_t o = symtab->offset + i * ent;
 		uint64_t name = kh_elf_get(e, o, 4);
-		struct kh_sym s = { 1, 0, 0, 0 };
+		struct kh_sym s = { .found = 1 };
 		const char *nm;
 		size_t room;
 
@@ -200,8 +200,8 @@ static int kh_elf_locate(const unsigned char *buf, size_t len,
 			 const char *name, struct kh_image_blob *out,
 			 struct kh_error *err)
 {
-	struct kh_elf e = { buf, len, 0, 0, 0, 0, 0, 0 };
-	struct kh_sym start = { 0, 0, 0, 0 }, end = { 0, 0, 0, 0 };
+	struct kh_elf e = { .buf = buf, .len = len };
+	struct kh_sym start = { .found = 0 }, end = { .found = 0 };
 	uint64_t soff, eoff, size;
 
 	if (len < 64 || memcmp(buf, "\177ELF", 4))

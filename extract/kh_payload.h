@@ -81,8 +81,9 @@ struct kh_payload_limits {
 	unsigned max_candidates;
 };
 
-#define KH_PAYLOAD_LIMITS_INIT \
-	{ KH_PAYLOAD_MAX_OUT, KH_PAYLOAD_MAX_SCAN, KH_PAYLOAD_MAX_CANDIDATES }
+#define KH_PAYLOAD_LIMITS_INIT { .max_out = KH_PAYLOAD_MAX_OUT, \
+				 .max_scan = KH_PAYLOAD_MAX_SCAN, \
+				 .max_candidates = KH_PAYLOAD_MAX_CANDIDATES }
 
 /* One decompressed payload; data is malloc'ed and owned by the holder. */
 struct kh_payload {
@@ -94,7 +95,8 @@ struct kh_payload {
 	size_t in_len;   /* compressed bytes it took (scan) or was given */
 };
 
-#define KH_PAYLOAD_INIT { NULL, 0, KH_PAYLOAD_GZIP, KH_PAYLOAD_WHOLE, 0, 0 }
+#define KH_PAYLOAD_INIT { .data = NULL, .comp = KH_PAYLOAD_GZIP, \
+			  .where = KH_PAYLOAD_WHOLE }
 
 /* Free p->data and reset *p to KH_PAYLOAD_INIT. */
 void kh_payload_release(struct kh_payload *p);

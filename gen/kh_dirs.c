@@ -21,16 +21,17 @@ static size_t kh_dirs_hash(int tree, const char *rel, size_t rlen)
 struct kh_dirs *kh_dirs_build(const struct kh_state *st, int64_t before_ns)
 {
 	struct kh_dirs *d = calloc(1, sizeof(*d));
-	size_t bytes = 0, size = 16;
+	size_t bytes = 0, size = 16, ndirs = kh_state_ndirs(st);
 	char *p;
 
 	if (!d)
 		return NULL;
-	for (size_t i = 0; i < st->ndirs; i++)
-		bytes += strlen(st->dirs[i].rel) + 1 + st->dirs[i].nlen;
-	while (size < 2 * st->ndirs)
+	for (size_t i = 0; i < ndirs; i++)
+		bytes += strlen(kh_state_dir(st, i)->rel) + 1 +
+			 kh_state_dir(st, i)->nlen;
+	while (size < 2 * ndirs)
 		size *= 2;
-	d->recs = malloc((st->ndirs ? st->ndirs : 1) * sizeof(*d->recs));
+	d->recs = malloc((ndirs ? ndirs : 1) * sizeof(*d->recs));
 	d->slots = calloc(size, sizeof(*d->slots));
 	d->text = p = malloc(bytes ? bytes : 1);
 	if (!d->recs || !d->slots || !d->text) {
@@ -38,8 +39,8 @@ struct kh_dirs *kh_dirs_build(const struct kh_state *st, int64_t before_ns)
 		return NULL;
 	}
 	d->mask = size - 1;
-	for (size_t i = 0; i < st->ndirs; i++) {
-		const struct kh_state_dir *s = &st->dirs[i];
+	for (size_t i = 0; i < ndirs; i++) {
+		const struct kh_state_dir *s = kh_state_dir(st, i);
 		struct kh_walk_dirrec *r;
 		size_t rlen = strlen(s->rel), h;
 

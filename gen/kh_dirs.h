@@ -18,7 +18,7 @@ struct kh_dirs;
 
 /* A table of st's dir records whose ctime is before before_ns (the
  * others could have changed within their clock tick; see
- * KH_GEN_RACY_NS). NULL when out of memory: the walk then reads every
+ * KH_SKIP_RACY_NS). NULL when out of memory: the walk then reads every
  * directory, which is slower, never wrong. */
 struct kh_dirs *kh_dirs_build(const struct kh_state *st, int64_t before_ns);
 

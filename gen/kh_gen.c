@@ -7,16 +7,17 @@
  * failure anywhere leaves the previous outputs as they were. The state
  * goes last: a crash before it only costs one needless rebuild.
  *
- * Before any of that, the skip check: walk and stat, compare with the
- * state of the last run, and hash again only what stat cannot vouch for.
+ * Before any of that, the skip check: walk and stat while the last
+ * run's state is read (kh_prev), and ask kh_skip whether the outputs are
+ * still this run's. The decision writes nothing; what follows from it
+ * (a rebuild, or the state carried forward, a stale manifest
+ * rewritten, the depfile) is done here.
  */
 #include "gen/kh_gen.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,10 @@
 
 #include "gen/kh_bcache.h"
 #include "gen/kh_depfile.h"
-#include "gen/kh_dirs.h"
+#include "gen/kh_prev.h"
 #include "gen/kh_reader.h"
 #include "gen/kh_record.h"
+#include "gen/kh_skip.h"
 #include "gen/kh_state.h"
 #include "gen/kh_stub.h"
 #include "gen/kh_tarw.h"
@@ -188,10 +190,12 @@ static int kh_gen_walk(const struct kh_gen_opts *o,
 	/* srctree must have both; an objtree may lack either. */
 	{
 		const struct kh_walk_root roots[] = {
-			{ o->srctree, "include", 0, 1 },
-			{ o->srctree, archinc, 0, 1 },
-			{ o->objtree, "include", 1, 0 },
-			{ o->objtree, archinc, 1, 0 },
+			{ .root = o->srctree, .sub = "include", .tree = 0,
+			  .required = 1 },
+			{ .root = o->srctree, .sub = archinc, .tree = 0,
+			  .required = 1 },
+			{ .root = o->objtree, .sub = "include", .tree = 1 },
+			{ .root = o->objtree, .sub = archinc, .tree = 1 },
 		};
 
 		ret = o->state ?
@@ -237,28 +241,6 @@ static int kh_gen_dirs(struct kh_tarw *tw, char *prev, const char *rel,
 	return 0;
 }
 
-/* A state input for walk entry e, hash and target still to fill. */
-static struct kh_state_input *kh_gen_input(struct kh_state *st,
-					   const struct kh_walk_entry *e,
-					   struct kh_error *err)
-{
-	struct kh_state_input *in = kh_state_add_input(st, err);
-
-	if (!in)
-		return NULL;
-	in->type = e->type == KH_WALK_FILE ? 'f'
-		 : e->type == KH_WALK_SYMLINK ? 'l' : 'p';
-	in->tree = e->tree;
-	in->size = e->type == KH_WALK_PARENTS ? 0 : (long long)e->size;
-	in->mtime_ns = e->type == KH_WALK_PARENTS ? 0 : e->mtime_ns;
-	in->ctime_ns = e->type == KH_WALK_PARENTS ? 0 : e->ctime_ns;
-	in->ino = e->type == KH_WALK_PARENTS ? 0 : (unsigned long long)e->ino;
-	/* The walk list outlives the state being built. */
-	in->rel = e->rel;
-	in->rel_borrowed = 1;
-	return in;
-}
-
 static int kh_gen_entries(const struct kh_gen_opts *o,
 			  const struct kh_walk_list *list, struct kh_tarw *tw,
 			  struct kh_state *cur, struct kh_gen_result *res,
@@ -281,7 +263,7 @@ static int kh_gen_entries(const struct kh_gen_opts *o,
 		size_t len;
 
 		ret = kh_gen_dirs(tw, prev, e->rel, &res->dirs, err);
-		if (ret == 0 && !(in = kh_gen_input(cur, e, err)))
+		if (ret == 0 && !(in = kh_skip_record(cur, e, err)))
 			ret = err->code;
 		if (ret == 0)
 			ret = kh_reader_get(rd, i, &data, &len, in->hash, err);
@@ -577,214 +559,6 @@ static int kh_gen_options(const struct kh_gen_opts *o, struct kh_state *st,
 	return ret;
 }
 
-static int kh_gen_why(struct kh_gen_result *res, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* Record the first reason to rebuild; returns 0 ("not up to date"). */
-static int kh_gen_why(struct kh_gen_result *res, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
-	va_end(ap);
-	return 0;
-}
-
-/* Hash an output of an earlier run, to see whether it is still what
- * was built. Only the regular file itself: a symlink planted there is
- * not followed to someone else's file, and a FIFO does not hang us. */
-static int kh_gen_hash_output(const char *path, unsigned char *sha256,
-			      unsigned char *xxh128, unsigned long long *size,
-			      struct kh_error *err)
-{
-	int fd, ret;
-
-	ret = kh_file_open(AT_FDCWD, path, NULL,
-			   KH_FILE_NOFOLLOW | KH_FILE_REGULAR, &fd, NULL, err);
-	if (ret < 0)
-		return ret;
-	ret = kh_hash_fd(fd, path, sha256, xxh128, size, err);
-	close(fd);
-	return ret;
-}
-
-/* path's stat data, taken now; os->valid is 0 if it cannot be had. */
-static void kh_gen_ostat(const char *path, struct kh_state_ostat *os)
-{
-	struct stat st;
-
-	memset(os, 0, sizeof(*os));
-	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
-		return;
-	os->valid = 1;
-	os->dev = st.st_dev;
-	os->ino = st.st_ino;
-	os->mtime_ns = kh_time_ns(st.st_mtim);
-	os->ctime_ns = kh_time_ns(st.st_ctim);
-	os->checked_ns = kh_gen_now_ns();
-}
-
-/* Does the output's stat data vouch for its content? Only if it is the
- * recorded one, and the file's ctime was already old when recorded: a
- * write in the same clock tick as the record would leave it unchanged
- * (the racy case of the inputs, KH_GEN_RACY_NS). */
-static int kh_gen_output_trusted(const struct kh_state_output *out,
-				 const char *path)
-{
-	const struct kh_state_ostat *r = &out->stat;
-	struct stat st;
-
-	if (!r->valid || r->ctime_ns + KH_GEN_RACY_NS > r->checked_ns ||
-	    lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
-		return 0;
-	return (unsigned long long)st.st_size == out->size &&
-	       st.st_dev == r->dev && st.st_ino == r->ino &&
-	       kh_time_ns(st.st_mtim) == r->mtime_ns &&
-	       kh_time_ns(st.st_ctim) == r->ctime_ns;
-}
-
-/* 1 if every output is the one recorded (by stat data or by hash),
- * else 0 and res->reason says why. */
-static int kh_gen_check_outputs(const struct kh_gen_opts *o,
-				const struct kh_state *prev,
-				struct kh_gen_result *res)
-{
-	const char *paths[2] = { o->output, o->stub };
-	const char *roles[2] = { "archive", "stub" };
-	size_t want = o->stub ? 2 : 1, nout = prev->nout;
-
-	/* The manifest (last, when there is one) is checked on its own:
-	 * a stale one is rewritten without rebuilding the archive. */
-	if (nout && !strcmp(prev->out[nout - 1].role, "manifest"))
-		nout--;
-	if (nout != want)
-		return kh_gen_why(res, "the set of outputs changed");
-	for (size_t i = 0; i < want; i++) {
-		unsigned char xxh[KH_XXH128_LEN];
-		struct kh_error e = KH_ERROR_INIT;
-		unsigned long long size;
-
-		if (strcmp(prev->out[i].role, roles[i]))
-			return kh_gen_why(res, "the set of outputs changed");
-		if (kh_gen_output_trusted(&prev->out[i], paths[i]))
-			continue;
-		/* XXH3 here: the check runs on every make, SHA-256 is for
-		 * the record. */
-		if (kh_gen_hash_output(paths[i], NULL, xxh, &size, &e) < 0)
-			return kh_gen_why(res, "%s", e.msg);
-		if (size != prev->out[i].size ||
-		    memcmp(xxh, prev->out[i].xxh128, KH_XXH128_LEN))
-			return kh_gen_why(res, "%s: differs from what was "
-					  "built", paths[i]);
-		res->out_hashed++;
-	}
-	return 1;
-}
-
-/* Compare walk entry e with its record p; hash it again unless stat
- * data vouches for it. 1 same (and p then holds this run's stat data),
- * 0 changed, <0 error. */
-static int kh_gen_check_input(const struct kh_state *prev,
-			      struct kh_state_input *p,
-			      const struct kh_walk_entry *e,
-			      struct kh_gen_result *res, struct kh_error *err)
-{
-	/* Either time in the tick of the recording run: a write then
-	 * need not show in either. */
-	int racy = p->mtime_ns >= prev->started_ns - KH_GEN_RACY_NS ||
-		   p->ctime_ns >= prev->started_ns - KH_GEN_RACY_NS;
-	char type = e->type == KH_WALK_FILE ? 'f'
-		  : e->type == KH_WALK_SYMLINK ? 'l' : 'p';
-	unsigned char hash[KH_XXH128_LEN];
-	char *data;
-	size_t len;
-	int ret;
-
-	if (type != p->type || e->tree != p->tree)
-		return kh_gen_why(res, "%s: now a %s from the %s", e->rel,
-				  type == 'f' ? "file" : type == 'l' ?
-				  "symlink" : "silly-rename name",
-				  e->tree ? "objtree" : "srctree");
-	if (type == 'p') {
-		/* What kh_gen_input records for one. */
-		p->size = 0;
-		p->mtime_ns = 0;
-		p->ctime_ns = 0;
-		p->ino = 0;
-		return 1;
-	}
-	if ((long long)e->size == p->size && e->mtime_ns == p->mtime_ns &&
-	    e->ctime_ns == p->ctime_ns &&
-	    (unsigned long long)e->ino == p->ino && !racy)
-		return 1;
-	res->rehashed++;
-	ret = kh_reader_load(e, 0, &data, &len, hash, err);
-	if (ret < 0)
-		return ret;
-	if (type == 'l')
-		ret = strcmp(data, p->target) ? kh_gen_why(res,
-			"%s: symlink now points to %s", e->rel, data) : 1;
-	else
-		ret = memcmp(hash, p->hash, KH_XXH128_LEN) ?
-			kh_gen_why(res, "%s: content changed", e->rel) : 1;
-	free(data);
-	if (ret == 1) {
-		/* Same content: record the new stat data, so that the next
-		 * run trusts it again. */
-		p->size = (long long)e->size;
-		p->mtime_ns = e->mtime_ns;
-		p->ctime_ns = e->ctime_ns;
-		p->ino = (unsigned long long)e->ino;
-	}
-	return ret;
-}
-
-/* Is everything as the last run left it? 1 yes (and prev's inputs
- * are then this run's), 0 no (res->reason says why), <0 error. */
-static int kh_gen_check(const struct kh_gen_opts *o,
-			struct kh_state *prev,
-			const struct kh_walk_list *list, struct kh_state *cur,
-			struct kh_gen_result *res, struct kh_error *err)
-{
-	size_t n = cur->noptions > prev->noptions ? cur->noptions
-						  : prev->noptions;
-
-	if (strcmp(prev->tool, o->tool))
-		return kh_gen_why(res, "the tool changed (%s, was %s)",
-				  o->tool, prev->tool);
-	for (size_t i = 0; i < n; i++) {
-		const char *a = i < cur->noptions ? cur->options[i] : "(none)";
-		const char *b = i < prev->noptions ? prev->options[i]
-						   : "(none)";
-
-		if (strcmp(a, b))
-			return kh_gen_why(res, "option %s (was %s)", a, b);
-	}
-	if (!kh_gen_check_outputs(o, prev, res))
-		return 0;
-	for (size_t i = 0; i < list->n; i++) {
-		const struct kh_walk_entry *e = &list->v[i];
-		int c, ret;
-
-		if (i >= prev->nin)
-			return kh_gen_why(res, "%s: new", e->rel);
-		/* Equal in a no-op run: strcmp sees that fastest. */
-		c = strcmp(prev->in[i].rel, e->rel) ?
-			kh_tarorder_cmp(prev->in[i].rel, e->rel) : 0;
-		if (c < 0)
-			return kh_gen_why(res, "%s: gone", prev->in[i].rel);
-		if (c > 0)
-			return kh_gen_why(res, "%s: new", e->rel);
-		ret = kh_gen_check_input(prev, &prev->in[i], e, res, err);
-		if (ret <= 0)
-			return ret;
-	}
-	if (prev->nin > list->n)
-		return kh_gen_why(res, "%s: gone", prev->in[list->n].rel);
-	return 1;
-}
-
 static int kh_gen_depfile(const struct kh_gen_opts *o,
 			  const struct kh_walk_list *list,
 			  struct kh_error *err)
@@ -832,171 +606,39 @@ static int kh_gen_save_state(const struct kh_gen_opts *o,
 					  w[i].sha256, w[i].xxh128, w[i].size,
 					  err);
 		if (ret == 0) {
-			kh_gen_ostat(paths[i], &os);
+			kh_skip_ostat(paths[i], &os);
 			kh_state_set_output_stat(cur, &os);
 		}
 	}
 	return ret ? ret : kh_state_save(o->state, cur, err);
 }
 
-/* Carry prev's output records over to cur; restat: take their stat
- * data again (they were just hashed and found unchanged). Returns how
- * many records became trustworthy: only those make a new state worth
- * writing. */
-static int kh_gen_keep_outputs(const struct kh_state *prev,
-			       struct kh_state *cur, int restat)
+/* The skip decision on this walk (pp: the last run's state). Up to
+ * date: 1, and cur becomes the state to keep, the last run's records
+ * carried forward; *save says whether it is worth writing. */
+static int kh_gen_decide(const struct kh_gen_opts *o, struct kh_prev *pp,
+			 const struct kh_walk_list *list, struct kh_state *cur,
+			 int *save, struct kh_gen_result *res,
+			 struct kh_error *err)
 {
-	struct kh_error e = KH_ERROR_INIT;
-	int trusted = 0;
+	const struct kh_error *load_err = NULL;
+	struct kh_state *prev = kh_prev_wait(pp, &load_err);
+	struct kh_skip_in in = {
+		.state = o->state, .force = o->force, .cur = cur,
+		.output = o->output, .stub = o->stub,
+		.prev = prev, .load_err = load_err,
+	};
+	struct kh_skip d = KH_SKIP_INIT;
+	int ret = kh_skip_decide(&in, list, &d, err);
 
-	for (size_t i = 0; i < prev->nout; i++) {
-		const struct kh_state_output *p = &prev->out[i];
-		struct kh_state_ostat os = p->stat;
-
-		if (kh_state_add_output(cur, p->role, p->path, p->sha256,
-					p->xxh128, p->size, &e) < 0)
-			return 0;   /* out of memory: the next run hashes */
-		if (restat && strcmp(p->role, "manifest")) {
-			kh_gen_ostat(p->path, &os);
-			trusted += os.valid && os.ctime_ns + KH_GEN_RACY_NS <=
-						   os.checked_ns;
-		}
-		kh_state_set_output_stat(cur, &os);
-	}
-	return trusted;
-}
-
-/* The previous state, read on a thread of its own while the trees are
- * walked: on a no-op run, the walk and this are nearly all the work. */
-struct kh_gen_prev {
-	const char *path;
-	struct kh_state st;
-	int found, ret, started;
-	struct kh_error err;
-	pthread_t tid;
-	/* Its directory records, for the walk: published (atomically)
-	 * as soon as they are parsed, before the inputs are. */
-	struct kh_dirs *dirs;
-};
-
-static void kh_gen_prev_dirs(const struct kh_state *st, void *ctx)
-{
-	struct kh_gen_prev *p = ctx;
-	struct kh_dirs *d = kh_dirs_build(st, st->started_ns -
-					  KH_GEN_RACY_NS);
-
-	__atomic_store_n(&p->dirs, d, __ATOMIC_RELEASE);
-}
-
-static void *kh_gen_prev_load(void *arg)
-{
-	struct kh_gen_prev *p = arg;
-
-	p->st.dirs_parsed = kh_gen_prev_dirs;
-	p->st.dirs_ctx = p;
-	p->ret = kh_state_load(p->path, &p->st, &p->found, &p->err);
-	return NULL;
-}
-
-/* kh_walk_cache.find over the previous state's records. */
-static const struct kh_walk_dirrec *kh_gen_prev_find(void *ctx, int tree,
-						     const char *rel,
-						     size_t rlen, int *known)
-{
-	struct kh_gen_prev *p = ctx;
-	struct kh_dirs *d = __atomic_load_n(&p->dirs, __ATOMIC_ACQUIRE);
-
-	*known = d != NULL;
-	return d ? kh_dirs_find(d, tree, rel, rlen) : NULL;
-}
-
-static void kh_gen_prev_wait(struct kh_gen_prev *p);
-
-static void kh_gen_prev_start(const struct kh_gen_opts *o,
-			      struct kh_gen_prev *p)
-{
-	p->path = o->state && !o->force ? o->state : NULL;
-	if (p->path && o->threads > 1 &&
-	    pthread_create(&p->tid, NULL, kh_gen_prev_load, p) == 0)
-		p->started = 1;
-	/* On one thread, read it first: then the walk can use its
-	 * directory records. */
-	else if (p->path)
-		kh_gen_prev_wait(p);
-}
-
-/* Wait for the load (or do it now, without a thread). */
-static void kh_gen_prev_wait(struct kh_gen_prev *p)
-{
-	if (p->started)
-		pthread_join(p->tid, NULL);
-	else if (p->path)
-		kh_gen_prev_load(p);
-	p->started = 0;
-	p->path = NULL;
-}
-
-static void kh_gen_prev_release(struct kh_gen_prev *p)
-{
-	kh_gen_prev_wait(p);
-	kh_state_release(&p->st);
-	kh_dirs_free(p->dirs);
-	p->dirs = NULL;
-}
-
-/* Check against the previous state, if any and if usable; 1 if up to
- * date (cur then holds the checked inputs and outputs). */
-static int kh_gen_up_to_date(const struct kh_gen_opts *o,
-			     struct kh_gen_prev *pp,
-			     const struct kh_walk_list *list,
-			     struct kh_state *cur, struct kh_gen_result *res,
-			     struct kh_error *err)
-{
-	struct kh_state prev;
-	int ret, trusted;
-
-	if (!o->state)
-		return kh_gen_why(res, "no state file in use");
-	if (o->force)
-		return kh_gen_why(res, "forced");
-	kh_gen_prev_wait(pp);
-	/* An unreadable or corrupt state only means we must rebuild. */
-	if (pp->ret < 0)
-		return kh_gen_why(res, "%s", pp->err.msg);
-	if (!pp->found)
-		return kh_gen_why(res, "%s: no previous state", o->state);
-	prev = pp->st;
-	pp->st = (struct kh_state)KH_STATE_INIT;
-	ret = kh_gen_check(o, &prev, list, cur, res, err);
-	if (ret == 1) {
-		/* Checked and brought up to date: prev's inputs are this
-		 * run's. Taken, not copied. */
-		cur->in = prev.in;
-		cur->nin = prev.nin;
-		cur->cap = prev.cap;
-		cur->text = prev.text;
-		prev.in = NULL;
-		prev.nin = prev.cap = 0;
-		prev.text = NULL;
-		trusted = kh_gen_keep_outputs(&prev, cur, res->out_hashed != 0);
-		/* Re-read inputs and outputs get their new stat data
-		 * recorded, so the next run trusts them again (after a
-		 * touch, a checkout, or a while after a build). */
-		/* So do directories read again for want of a record
-		 * that holds (new, or too recent to trust). */
-		if (res->rehashed || trusted || list->reread) {
-			struct kh_error serr = KH_ERROR_INIT;
-
-			/* Best effort: the outputs are right either way,
-			 * and a state that cannot be written (a read-only
-			 * directory) only costs the next run a hash. */
-			kh_state_save(o->state, cur, &serr);
-		}
-		if (ret >= 0)
-			ret = 1;
-	}
-	kh_state_release(&prev);
-	return ret;
+	*save = 0;
+	res->rehashed = d.rehashed;
+	res->out_hashed = d.out_hashed;
+	snprintf(res->reason, sizeof(res->reason), "%s", d.reason);
+	if (ret < 0 || !d.up_to_date)
+		return ret;
+	ret = kh_skip_carry(&d, list, prev, cur, save, err);
+	return ret < 0 ? ret : 1;
 }
 
 /* The manifest, into an uncommitted temporary: of rec, what this run
@@ -1008,13 +650,12 @@ static int kh_gen_manifest(const struct kh_gen_opts *o,
 			   struct kh_error *err)
 {
 	struct kh_gen_origin origin = { .srctree = o->srctree,
-					.objtree = o->objtree,
-					.options = cur->options,
-					.noptions = cur->noptions };
+					.objtree = o->objtree };
 	char *text = NULL;
 	size_t len = 0;
 	int ret;
 
+	origin.options = kh_state_options(cur, &origin.noptions);
 	*out = NULL;
 	if (!o->manifester)
 		return kh_error_set(err, KH_EINVAL, o->manifest,
@@ -1032,30 +673,30 @@ static int kh_gen_manifest(const struct kh_gen_opts *o,
 
 /* Up to date: rewrite the manifest only if it is missing, edited, or
  * states facts of the tree that changed (such as the Makefile's
- * version, which is not an input). Its record is the last output. */
+ * version, which is not an input). *wrote: it was, and cur records it
+ * (the state is then to be saved). */
 static int kh_gen_refresh_manifest(const struct kh_gen_opts *o,
-				   struct kh_state *cur, struct kh_error *err)
+				   struct kh_state *cur, int *wrote,
+				   struct kh_error *err)
 {
+	const struct kh_state_output *rec =
+		kh_state_find_output(cur, "manifest");
 	struct kh_gen_origin origin = { .srctree = o->srctree,
-					.objtree = o->objtree,
-					.options = cur->options,
-					.noptions = cur->noptions };
-	struct kh_state_output *rec = cur->nout ? &cur->out[cur->nout - 1]
-						: NULL;
+					.objtree = o->objtree };
 	struct kh_gen_written w = { .known = 0 };
 	struct kh_afile *af = NULL;
 	int fd, fresh = 0, ret;
 
+	*wrote = 0;
 	if (!o->manifest)
 		return 0;
-	if (rec && strcmp(rec->role, "manifest"))
-		rec = NULL;
+	origin.options = kh_state_options(cur, &origin.noptions);
 	if (rec && !strcmp(rec->path, o->manifest)) {
 		unsigned char xxh[KH_XXH128_LEN];
 		struct kh_error e = KH_ERROR_INIT;
 		unsigned long long size;
 
-		if (kh_gen_hash_output(o->manifest, NULL, xxh, &size, &e) == 0 &&
+		if (kh_skip_hash_output(o->manifest, NULL, xxh, &size, &e) == 0 &&
 		    size == rec->size &&
 		    !memcmp(xxh, rec->xxh128, KH_XXH128_LEN)) {
 			ret = o->manifester ?
@@ -1065,11 +706,7 @@ static int kh_gen_refresh_manifest(const struct kh_gen_opts *o,
 				return ret;
 		}
 	}
-	if (rec) {
-		free(rec->role);
-		free(rec->path);
-		cur->nout--;
-	}
+	kh_state_drop_output(cur, "manifest");
 	/* Nothing was written this run, so the archive already there is
 	 * read to describe it: the one place gen reads an archive. */
 	ret = kh_file_open(AT_FDCWD, o->output, NULL,
@@ -1085,10 +722,24 @@ static int kh_gen_refresh_manifest(const struct kh_gen_opts *o,
 	if (ret == 0 && o->state) {
 		ret = kh_state_add_output(cur, "manifest", o->manifest,
 					  w.sha256, w.xxh128, w.size, err);
-		if (ret == 0)
-			ret = kh_state_save(o->state, cur, err);
+		*wrote = ret == 0;
 	}
 	return ret;
+}
+
+/* Up to date: save the state carried forward, when it records a
+ * manifest just rewritten (an error then fails the run), or stat data
+ * that spares the next run some hashing (best effort: the outputs are
+ * right either way, and a state that cannot be written, in a read-only
+ * directory, only costs the next run a hash). */
+static int kh_gen_keep_state(const struct kh_gen_opts *o,
+			     const struct kh_state *cur, int must,
+			     struct kh_error *err)
+{
+	struct kh_error serr = KH_ERROR_INIT;
+	int ret = kh_state_save(o->state, cur, must ? err : &serr);
+
+	return must ? ret : 0;
 }
 
 /* Build the outputs into temporaries and commit them; w[] gets their
@@ -1162,36 +813,18 @@ static int kh_gen_check_outputs_replaceable(const struct kh_gen_opts *o,
 	return 0;
 }
 
-/* This run's directory records go into cur, for the next run (their
- * strings stay in list, which outlives cur's saving). */
-static int kh_gen_take_dirs(const struct kh_walk_list *list,
-			    struct kh_state *cur, struct kh_error *err)
-{
-	cur->ndirs = 0;
-	for (size_t i = 0; i < list->ndirs; i++) {
-		const struct kh_walk_dirrec *r = &list->dirs[i];
-		struct kh_state_dir d = { r->rel, r->tree, r->ctime_ns, r->ino,
-					  r->names, r->nlen };
-		int ret = kh_state_add_dir(cur, &d, err);
-
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
-}
-
 /* Walk, with the last run's directory records when there are any. A
  * walk that failed on a record that lied (a state damaged on disk) is
  * done again without them: a bad record must not fail a run. A tree
  * that changes under the walk still does. */
 static int kh_gen_walk_cached(const struct kh_gen_opts *o,
-			      struct kh_gen_prev *prev,
+			      struct kh_prev *prev,
 			      struct kh_walk_list *list, struct kh_error *err)
 {
+	struct kh_walk_cache cache;
 	int stale = 0;
-	struct kh_walk_cache cache = { kh_gen_prev_find, prev, &stale };
-	int ret = kh_gen_walk(o, prev->path || prev->dirs ? &cache : NULL,
-			      list, err);
+	int ret = kh_gen_walk(o, kh_prev_walk_cache(prev, &stale, &cache) ?
+			      &cache : NULL, list, err);
 
 	if (ret < 0 && stale) {
 		kh_walk_list_release(list);
@@ -1208,10 +841,10 @@ int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 {
 	struct kh_walk_list list = KH_WALK_LIST_INIT;
 	struct kh_state cur = KH_STATE_INIT;
-	struct kh_gen_prev prev = { 0 };
+	struct kh_prev prev = KH_PREV_INIT;
 	struct kh_afile_guard guard;
 	const char *outs[5];
-	int ret;
+	int ret, save = 0;
 
 	/* Before anything formats or uses them (the state records
 	 * "arch=..."). */
@@ -1229,23 +862,22 @@ int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 		kh_afile_unguard(&guard);
 		return ret;
 	}
-	cur.started_ns = kh_gen_now_ns();
-	cur.tool = strdup(o->tool);
-	if (!cur.tool)
-		ret = kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	kh_state_set_started(&cur, kh_gen_now_ns());
+	ret = kh_state_set_tool(&cur, o->tool, err);
 	if (ret == 0)
 		ret = kh_gen_options(o, &cur, err);
 	if (ret == 0)
-		kh_gen_prev_start(o, &prev);
+		kh_prev_start(&prev, o->state && !o->force ? o->state : NULL,
+			      o->threads);
 	if (ret == 0)
 		ret = kh_gen_walk_cached(o, &prev, &list, err);
 	res->dirs_replayed = list.replayed;
 	res->dirs_read = list.ndirs - list.replayed;
 	if (ret == 0)
-		ret = kh_gen_take_dirs(&list, &cur, err);
+		ret = kh_skip_record_dirs(&list, &cur, err);
 	if (ret == 0)
-		ret = kh_gen_up_to_date(o, &prev, &list, &cur, res, err);
-	kh_gen_prev_release(&prev);
+		ret = kh_gen_decide(o, &prev, &list, &cur, &save, res, err);
+	kh_prev_release(&prev);
 	/* What is archived never comes from records: a rebuild walks
 	 * again, reading every directory (a few ms against a build's
 	 * hundreds), so that records can only ever save a no-op time. */
@@ -1253,7 +885,7 @@ int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 		kh_walk_list_release(&list);
 		ret = kh_gen_walk(o, NULL, &list, err);
 		if (ret == 0)
-			ret = kh_gen_take_dirs(&list, &cur, err);
+			ret = kh_skip_record_dirs(&list, &cur, err);
 	}
 	if (ret == 0) {
 		struct kh_gen_written w[3] = { { .known = 0 } };
@@ -1262,7 +894,11 @@ int kh_gen_run(const struct kh_gen_opts *o, struct kh_gen_result *res,
 		if (ret == 0)
 			ret = kh_gen_save_state(o, &cur, w, err);
 	} else if (ret == 1) {
-		ret = kh_gen_refresh_manifest(o, &cur, err);
+		int wrote = 0;
+
+		ret = kh_gen_refresh_manifest(o, &cur, &wrote, err);
+		if (ret == 0 && (save || wrote))
+			ret = kh_gen_keep_state(o, &cur, wrote, err);
 		for (size_t i = 0; i < list.n; i++)
 			if (list.v[i].type == KH_WALK_FILE)
 				res->files++;

@@ -89,12 +89,6 @@ struct kh_gen_opts {
 #define KH_GEN_XZ_BLOCK_SIZE (4ULL << 20)
 #define KH_GEN_XZ_BLOCK_SIZE_MAX (1ULL << 30)
 
-/* Inputs whose mtime is this close to the start of the run that
- * recorded them are hashed again, however their stat data looks: an
- * edit in the same timestamp tick leaves stat data unchanged (git's
- * "racily clean" problem). Generous, since coarse filesystem clocks lag. */
-#define KH_GEN_RACY_NS INT64_C(1000000000)
-
 #define KH_GEN_REASON_MAX 512
 
 struct kh_gen_result {

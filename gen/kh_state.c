@@ -1,4 +1,11 @@
-/* kh_state: the state file of the skip logic (see kh_state.h). */
+/* kh_state: the state file of the skip logic (see kh_state.h).
+ *
+ * One concern, the state and its file, in three parts: the record and
+ * its operations (the only code that touches a struct kh_state's
+ * fields), the writer, and the reader. The reader is most of it: the
+ * file is read on every make, so it has a fast path for the plain
+ * input lines that are nearly all of it, beside the full parser.
+ */
 #include "gen/kh_state.h"
 
 #include <errno.h>
@@ -102,6 +109,41 @@ char *kh_state_unescape(const char *s)
 	return out;
 }
 
+void kh_state_on_dirs(struct kh_state *st,
+		      void (*fn)(const struct kh_state *st, void *ctx),
+		      void *ctx)
+{
+	st->dirs_parsed = fn;
+	st->dirs_ctx = ctx;
+}
+
+const char *kh_state_tool(const struct kh_state *st)
+{
+	return st->tool ? st->tool : "";
+}
+
+int kh_state_set_tool(struct kh_state *st, const char *tool,
+		      struct kh_error *err)
+{
+	char *t = strdup(tool);
+
+	if (!t)
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	free(st->tool);
+	st->tool = t;
+	return 0;
+}
+
+int64_t kh_state_started(const struct kh_state *st)
+{
+	return st->started_ns;
+}
+
+void kh_state_set_started(struct kh_state *st, int64_t ns)
+{
+	st->started_ns = ns;
+}
+
 int kh_state_add_option(struct kh_state *st, const char *kv,
 			struct kh_error *err)
 {
@@ -114,6 +156,12 @@ int kh_state_add_option(struct kh_state *st, const char *kv,
 		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
 	st->noptions++;
 	return 0;
+}
+
+char *const *kh_state_options(const struct kh_state *st, size_t *n)
+{
+	*n = st->noptions;
+	return st->options;
 }
 
 int kh_state_add_output(struct kh_state *st, const char *role,
@@ -145,12 +193,56 @@ void kh_state_set_output_stat(struct kh_state *st,
 			      const struct kh_state_ostat *os)
 {
 	if (st->nout)
-		st->out[st->nout - 1].stat = *os;
+		kh_state_set_output_stat_at(st, st->nout - 1, os);
+}
+
+void kh_state_set_output_stat_at(struct kh_state *st, size_t i,
+				 const struct kh_state_ostat *os)
+{
+	if (i < st->nout)
+		st->out[i].stat = *os;
+}
+
+size_t kh_state_noutputs(const struct kh_state *st)
+{
+	return st->nout;
+}
+
+const struct kh_state_output *kh_state_output(const struct kh_state *st,
+					      size_t i)
+{
+	return i < st->nout ? &st->out[i] : NULL;
+}
+
+const struct kh_state_output *kh_state_find_output(const struct kh_state *st,
+						   const char *role)
+{
+	for (size_t i = 0; i < st->nout; i++)
+		if (!strcmp(st->out[i].role, role))
+			return &st->out[i];
+	return NULL;
+}
+
+void kh_state_drop_output(struct kh_state *st, const char *role)
+{
+	for (size_t i = 0; i < st->nout; i++) {
+		if (strcmp(st->out[i].role, role))
+			continue;
+		free(st->out[i].role);
+		free(st->out[i].path);
+		memmove(&st->out[i], &st->out[i + 1],
+			(st->nout - i - 1) * sizeof(st->out[0]));
+		st->nout--;
+		return;
+	}
 }
 
 struct kh_state_input *kh_state_add_input(struct kh_state *st,
+					  const char *rel,
 					  struct kh_error *err)
 {
+	struct kh_state_input *in;
+
 	if (st->nin == st->cap) {
 		size_t cap = st->cap ? st->cap * 2 : 1024;
 		void *v = realloc(st->in, cap * sizeof(*st->in));
@@ -162,8 +254,53 @@ struct kh_state_input *kh_state_add_input(struct kh_state *st,
 		st->in = v;
 		st->cap = cap;
 	}
-	memset(&st->in[st->nin], 0, sizeof(st->in[0]));
-	return &st->in[st->nin++];
+	in = &st->in[st->nin++];
+	memset(in, 0, sizeof(*in));
+	in->rel = rel;
+	return in;
+}
+
+size_t kh_state_ninputs(const struct kh_state *st)
+{
+	return st->nin;
+}
+
+const struct kh_state_input *kh_state_input(const struct kh_state *st,
+					    size_t i)
+{
+	return i < st->nin ? &st->in[i] : NULL;
+}
+
+void kh_state_set_input_stat(struct kh_state *st, size_t i, long long size,
+			     int64_t mtime_ns, int64_t ctime_ns,
+			     unsigned long long ino)
+{
+	if (i >= st->nin)
+		return;
+	st->in[i].size = size;
+	st->in[i].mtime_ns = mtime_ns;
+	st->in[i].ctime_ns = ctime_ns;
+	st->in[i].ino = ino;
+}
+
+int kh_state_take_records(struct kh_state *to, struct kh_state *from,
+			  struct kh_error *err)
+{
+	if (to->nin || to->in || to->text || to->nout)
+		return kh_error_set(err, KH_EINVAL, NULL, "records taken into "
+				    "a state that has some (internal error)");
+	to->in = from->in;
+	to->nin = from->nin;
+	to->cap = from->cap;
+	to->text = from->text;
+	memcpy(to->out, from->out, sizeof(to->out));
+	to->nout = from->nout;
+	from->in = NULL;
+	from->nin = from->cap = 0;
+	from->text = NULL;
+	memset(from->out, 0, sizeof(from->out));
+	from->nout = 0;
+	return 0;
 }
 
 int kh_state_add_dir(struct kh_state *st, const struct kh_state_dir *d,
@@ -183,6 +320,21 @@ int kh_state_add_dir(struct kh_state *st, const struct kh_state_dir *d,
 	return 0;
 }
 
+void kh_state_clear_dirs(struct kh_state *st)
+{
+	st->ndirs = 0;
+}
+
+size_t kh_state_ndirs(const struct kh_state *st)
+{
+	return st->ndirs;
+}
+
+const struct kh_state_dir *kh_state_dir(const struct kh_state *st, size_t i)
+{
+	return i < st->ndirs ? &st->dirs[i] : NULL;
+}
+
 void kh_state_release(struct kh_state *st)
 {
 	free(st->tool);
@@ -193,11 +345,8 @@ void kh_state_release(struct kh_state *st)
 		free(st->out[i].role);
 		free(st->out[i].path);
 	}
-	for (size_t i = 0; i < st->nin; i++) {
-		if (!st->in[i].rel_borrowed)
-			free(st->in[i].rel);
+	for (size_t i = 0; i < st->nin; i++)
 		free(st->in[i].target);
-	}
 	free(st->in);
 	free(st->dirs);
 	free(st->text);
@@ -401,7 +550,7 @@ static int kh_state_num(const char *s, long long *out)
 /* "outstat DEV INO MTIME CTIME CHECKED", for the output before it. */
 static int kh_state_parse_outstat(struct kh_state *st, char **f)
 {
-	struct kh_state_ostat os = { 1, 0, 0, 0, 0, 0 };
+	struct kh_state_ostat os = { .valid = 1 };
 	long long m, c, k;
 
 	if (!st->nout || st->out[st->nout - 1].stat.valid ||
@@ -428,7 +577,10 @@ static int kh_state_parse_input(struct kh_state *st, char **f, size_t n,
 	    kh_state_num(f[3], &size) < 0 || kh_state_num(f[4], &mtime) < 0 ||
 	    kh_state_num(f[5], &ctime) < 0 || kh_state_unum(f[6], &ino) < 0)
 		return KH_EINVAL;
-	in = kh_state_add_input(st, err);
+	/* In place: the text stays with st. */
+	if (kh_state_unescape_in(f[8]) < 0)
+		return KH_EINVAL;
+	in = kh_state_add_input(st, f[8], err);
 	if (!in)
 		return KH_ENOMEM;
 	in->type = f[1][0];
@@ -437,11 +589,6 @@ static int kh_state_parse_input(struct kh_state *st, char **f, size_t n,
 	in->mtime_ns = mtime;
 	in->ctime_ns = ctime;
 	in->ino = ino;
-	/* In place: the text stays with st. */
-	if (kh_state_unescape_in(f[8]) < 0)
-		return KH_EINVAL;
-	in->rel = f[8];
-	in->rel_borrowed = 1;
 	if (in->type == 'f')
 		return kh_hash_unhex(f[7], in->hash, KH_XXH128_LEN) < 0 ?
 			KH_EINVAL : 0;
@@ -615,7 +762,7 @@ static int kh_state_parse_input_fast(struct kh_state *st, const char *rest,
 	for (p = rel; p < end; p++)
 		if (!kh_state_plain((unsigned char)*p))
 			return 0;
-	in = kh_state_add_input(st, err);
+	in = kh_state_add_input(st, rel, err);
 	if (!in)
 		return KH_ENOMEM;
 	in->type = 'f';
@@ -625,8 +772,6 @@ static int kh_state_parse_input_fast(struct kh_state *st, const char *rest,
 	in->ctime_ns = ctime;
 	in->ino = (unsigned long long)ino;
 	memcpy(in->hash, hash, KH_XXH128_LEN);
-	in->rel = (char *)rel;
-	in->rel_borrowed = 1;
 	return 1;
 }
 

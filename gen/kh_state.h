@@ -42,8 +42,11 @@
 #define KH_STATE_VERSION 2
 #define KH_STATE_MAX_OUTPUTS 4
 
+/* An input's record. Its rel is never the state's: it lives in the text
+ * the state was parsed from (which the state keeps) or in a walk list,
+ * which must outlive the state. */
 struct kh_state_input {
-	char *rel;
+	const char *rel;
 	char type;                      /* 'f' file, 'l' symlink, 'p' parents */
 	int tree;
 	long long size;
@@ -51,10 +54,7 @@ struct kh_state_input {
 	int64_t ctime_ns;
 	unsigned long long ino;
 	unsigned char hash[KH_XXH128_LEN];   /* 'f' */
-	char *target;                        /* 'l' */
-	/* rel belongs to someone else, who keeps it as long as the
-	 * state: the text it was parsed from, a walk list. Not freed. */
-	int rel_borrowed;
+	char *target;                        /* 'l', owned */
 };
 
 /* An output's stat data, and when it was taken. When the file's ctime
@@ -87,6 +87,9 @@ struct kh_state_dir {
 	size_t nlen;
 };
 
+/* The fields are kh_state.c's (and its unit test's): every other module
+ * goes through the functions below, which keep the ownership rules
+ * (what is copied, what is borrowed, what moves) in one place. */
 struct kh_state {
 	char *tool;
 	int64_t started_ns;
@@ -106,7 +109,8 @@ struct kh_state {
 	void *dirs_ctx;
 };
 
-#define KH_STATE_INIT { 0 }
+/* Every field 0 or NULL: an empty state. */
+#define KH_STATE_INIT { .tool = NULL }
 
 /* Read path into st. A missing file is not an error: *found is 0. A
  * malformed one is (KH_EINVAL, with the line number). */
@@ -126,9 +130,34 @@ int kh_state_format(const struct kh_state *st, char **text, size_t *len,
 int kh_state_save(const char *path, const struct kh_state *st,
 		  struct kh_error *err);
 
+/* Before parsing (kh_state_load or kh_state_parse): call fn(st, ctx)
+ * once, as soon as every dir line is parsed and before any input line
+ * is, so that a walk can use the records while the inputs are read. */
+void kh_state_on_dirs(struct kh_state *st,
+		      void (*fn)(const struct kh_state *st, void *ctx),
+		      void *ctx);
+
+/* ---- tool, start, options ---- */
+
+/* The identity of the tool that wrote it ("" when not set). */
+const char *kh_state_tool(const struct kh_state *st);
+
+/* Set the tool (copied). */
+int kh_state_set_tool(struct kh_state *st, const char *tool,
+		      struct kh_error *err);
+
+/* When the run that made it started walking (ns since the epoch). */
+int64_t kh_state_started(const struct kh_state *st);
+void kh_state_set_started(struct kh_state *st, int64_t ns);
+
 /* Append an option "key=value" (copied). */
 int kh_state_add_option(struct kh_state *st, const char *kv,
 			struct kh_error *err);
+
+/* The options, in the order added; *n of them. */
+char *const *kh_state_options(const struct kh_state *st, size_t *n);
+
+/* ---- outputs ---- */
 
 /* Append an output (strings copied). */
 int kh_state_add_output(struct kh_state *st, const char *role,
@@ -140,16 +169,58 @@ int kh_state_add_output(struct kh_state *st, const char *role,
 void kh_state_set_output_stat(struct kh_state *st,
 			      const struct kh_state_ostat *os);
 
-/* Append an empty input and return it (rel and target copied by the
- * caller into malloc'ed strings owned by st, or rel borrowed: see
- * rel_borrowed). */
+/* Output i (in the order added) gets this stat record. */
+void kh_state_set_output_stat_at(struct kh_state *st, size_t i,
+				 const struct kh_state_ostat *os);
+
+size_t kh_state_noutputs(const struct kh_state *st);
+const struct kh_state_output *kh_state_output(const struct kh_state *st,
+					      size_t i);
+
+/* The output of that role, or NULL. */
+const struct kh_state_output *kh_state_find_output(const struct kh_state *st,
+						   const char *role);
+
+/* Forget the output of that role, if there is one (the others keep
+ * their order). */
+void kh_state_drop_output(struct kh_state *st, const char *role);
+
+/* ---- inputs ---- */
+
+/* Append an input for rel (borrowed: see kh_state_input) and return it,
+ * zeroed but for rel, for the caller to fill (target malloc'ed, then
+ * owned by st); NULL when out of memory. */
 struct kh_state_input *kh_state_add_input(struct kh_state *st,
+					  const char *rel,
 					  struct kh_error *err);
+
+size_t kh_state_ninputs(const struct kh_state *st);
+const struct kh_state_input *kh_state_input(const struct kh_state *st,
+					    size_t i);
+
+/* Input i's stat data, taken again (its content found unchanged). */
+void kh_state_set_input_stat(struct kh_state *st, size_t i, long long size,
+			     int64_t mtime_ns, int64_t ctime_ns,
+			     unsigned long long ino);
+
+/* Move from's inputs (and the text their paths live in) and outputs to
+ * to, which has none; from keeps the rest. Taken, not copied: a no-op
+ * run carries tens of thousands of records forward. */
+int kh_state_take_records(struct kh_state *to, struct kh_state *from,
+			  struct kh_error *err);
+
+/* ---- directory records ---- */
 
 /* Append a directory record (its strings borrowed: they must outlive
  * st). */
 int kh_state_add_dir(struct kh_state *st, const struct kh_state_dir *d,
 		     struct kh_error *err);
+
+/* Forget every directory record (to record a new walk's). */
+void kh_state_clear_dirs(struct kh_state *st);
+
+size_t kh_state_ndirs(const struct kh_state *st);
+const struct kh_state_dir *kh_state_dir(const struct kh_state *st, size_t i);
 
 void kh_state_release(struct kh_state *st);
 

@@ -51,7 +51,7 @@ struct kh_walk_entry {
  * one can set back. A record is only as good as the clock tick it was
  * taken in, so the caller offers only records whose ctime is well
  * before the walk that took them began (the racy case again; see
- * KH_GEN_RACY_NS). Reading directories is about a quarter of a no-op's
+ * KH_SKIP_RACY_NS). Reading directories is about a quarter of a no-op's
  * system time (ext4 builds a hash tree per listing); stat is the rest. */
 struct kh_walk_dirrec {
 	const char *rel;      /* "include/linux" */
@@ -94,7 +94,7 @@ struct kh_walk_list {
 	size_t reread;        /* read although find() had answered */
 };
 
-#define KH_WALK_LIST_INIT { NULL, 0, 0, NULL, NULL, 0, 0, 0, 0 }
+#define KH_WALK_LIST_INIT { .v = NULL }
 
 /* Add every selected header below root/sub to list. A missing root/sub
  * is an error only when required is set. */

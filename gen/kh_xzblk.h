@@ -33,7 +33,7 @@ struct kh_xzblk {
 	uint64_t uncompressed;  /* bytes of data in it */
 };
 
-#define KH_XZBLK_INIT { NULL, 0, 0, 0 }
+#define KH_XZBLK_INIT { .buf = NULL }
 
 /* The settings that decide a block's bytes, as text ("preset6,lc4,
  * pb0,nice128,crc64,liblzma-5.4.1"): recorded in the state and in cache

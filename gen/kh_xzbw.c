@@ -336,7 +336,7 @@ static int kh_xzbw_write(void *ctx, const void *buf, size_t len,
 
 struct kh_sink kh_xzbw_sink(struct kh_xzbw *xw)
 {
-	struct kh_sink s = { kh_xzbw_write, xw };
+	struct kh_sink s = { .write = kh_xzbw_write, .ctx = xw };
 
 	return s;
 }

@@ -83,7 +83,7 @@ int kh_xzw_new(struct kh_sink out, uint32_t preset, struct kh_xzw **xwp,
 
 struct kh_sink kh_xzw_sink(struct kh_xzw *xw)
 {
-	struct kh_sink s = { kh_xzw_write, xw };
+	struct kh_sink s = { .write = kh_xzw_write, .ctx = xw };
 
 	return s;
 }

@@ -20,7 +20,7 @@ struct kh_buf {
 	int oom;        /* an allocation failed; the text is incomplete */
 };
 
-#define KH_BUF_INIT { NULL, 0, 0, 0 }
+#define KH_BUF_INIT { .p = NULL }
 
 /* Room for n more bytes (and the NUL) without another allocation.
  * 0, or -1 with oom set. */

@@ -51,14 +51,16 @@ static const struct kh_dl_sym kh_dl_crypto_syms[] = {
 #undef KH_DL_SYM
 
 static struct kh_dl_lib kh_dl_libarchive = {
-	KH_DL_ARCHIVE_SONAME, kh_dl_archive_syms,
-	sizeof(kh_dl_archive_syms) / sizeof(kh_dl_archive_syms[0]),
-	PTHREAD_ONCE_INIT, 0, ""
+	.soname = KH_DL_ARCHIVE_SONAME,
+	.syms = kh_dl_archive_syms,
+	.nsyms = sizeof(kh_dl_archive_syms) / sizeof(kh_dl_archive_syms[0]),
+	.once = PTHREAD_ONCE_INIT,
 };
 static struct kh_dl_lib kh_dl_libcrypto = {
-	KH_DL_CRYPTO_SONAME, kh_dl_crypto_syms,
-	sizeof(kh_dl_crypto_syms) / sizeof(kh_dl_crypto_syms[0]),
-	PTHREAD_ONCE_INIT, 0, ""
+	.soname = KH_DL_CRYPTO_SONAME,
+	.syms = kh_dl_crypto_syms,
+	.nsyms = sizeof(kh_dl_crypto_syms) / sizeof(kh_dl_crypto_syms[0]),
+	.once = PTHREAD_ONCE_INIT,
 };
 
 static void kh_dl_fail(struct kh_dl_lib *l, const char *what)

@@ -17,7 +17,7 @@ struct kh_error {
 	char msg[KH_ERROR_MAX];   /* NUL-terminated, never empty once set */
 };
 
-#define KH_ERROR_INIT { 0, { 0 } }
+#define KH_ERROR_INIT { .code = 0 }
 
 /* Return codes shared by every module. */
 enum {

@@ -177,7 +177,8 @@ static void kh_myers_run(struct kh_myers *c, long ao, long n, long bo,
 int kh_myers(const uint32_t *a, size_t n, const uint32_t *b, size_t m,
 	     unsigned char *del, unsigned char *ins, struct kh_error *err)
 {
-	struct kh_myers c = { a, b, del, ins, NULL, NULL, KH_MYERS_MAX_D };
+	struct kh_myers c = { .a = a, .b = b, .del = del, .ins = ins,
+			      .dmax = KH_MYERS_MAX_D };
 	size_t half = (n + m + 1) / 2;
 	size_t len = (half < KH_MYERS_MAX_D ? half : KH_MYERS_MAX_D) * 2 + 2;
 
