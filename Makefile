@@ -9,8 +9,9 @@ DESTDIR ?=
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 PKGS := liblzma libarchive libcrypto libxxhash zlib liblz4 libzstd lzo2
-# The decompressors of extract/kh_decomp.c. libbz2 has no .pc file on
-# Debian 12 (libbz2-dev ships only the header and libbz2.so): linked by name.
+# The decompressors of extract/kh_decomp.c, loaded when an image needs
+# them (lib/kh_dl.h); tests link them to compress. libbz2 has no .pc
+# file on Debian 12 (libbz2-dev ships only the header and libbz2.so).
 KH_PAYLOAD_LIBS := $(shell $(PKG_CONFIG) --libs zlib liblz4 libzstd lzo2 2>/dev/null) -lbz2
 
 # libarchive and libcrypto are dlopen'ed when first needed (lib/kh_dl.h:
@@ -19,8 +20,17 @@ KH_PAYLOAD_LIBS := $(shell $(PKG_CONFIG) --libs zlib liblz4 libzstd lzo2 2>/dev/
 # what every run uses; tests may link the rest directly.
 kh_soname = $(shell objdump -p "$$($(PKG_CONFIG) --variable=libdir $(1))/$(2).so" \
 	2>/dev/null | sed -n 's/^ *SONAME *//p')
+# The decompressors: the library the linker would take (libbz2 has no
+# .pc file, and libzstd's names another libdir on Debian 12).
+kh_cc_soname = $(shell objdump -p "$$($(CC) -print-file-name=$(1).so)" \
+	2>/dev/null | sed -n 's/^ *SONAME *//p')
 KH_DL_DEFS := -DKH_DL_ARCHIVE_SONAME='"$(call kh_soname,libarchive,libarchive)"' \
-	-DKH_DL_CRYPTO_SONAME='"$(call kh_soname,libcrypto,libcrypto)"'
+	-DKH_DL_CRYPTO_SONAME='"$(call kh_soname,libcrypto,libcrypto)"' \
+	-DKH_DL_ZLIB_SONAME='"$(call kh_cc_soname,libz)"' \
+	-DKH_DL_LZ4_SONAME='"$(call kh_cc_soname,liblz4)"' \
+	-DKH_DL_ZSTD_SONAME='"$(call kh_cc_soname,libzstd)"' \
+	-DKH_DL_LZO_SONAME='"$(call kh_cc_soname,liblzo2)"' \
+	-DKH_DL_BZ2_SONAME='"$(call kh_cc_soname,libbz2)"'
 
 # SAN=1 builds with ASan and UBSan, into its own directory so that
 # plain and sanitized objects never mix.
@@ -53,8 +63,8 @@ KH_CFLAGS := -std=c11 -D_GNU_SOURCE -DKH_VERSION='"$(VERSION)"' \
 	-I. $(WARN) $(SANFLAGS) $(KH_DL_DEFS) \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 KH_LDLIBS := $(shell $(PKG_CONFIG) --libs liblzma libxxhash 2>/dev/null) \
-	$(KH_PAYLOAD_LIBS) -ldl -lpthread
-KH_TEST_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lbz2 -ldl -lpthread
+	-ldl -lpthread
+KH_TEST_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(KH_PAYLOAD_LIBS) -ldl -lpthread
 KH_LDFLAGS := $(SANFLAGS)
 
 # Library modules: everything but the front end, one folder per layer

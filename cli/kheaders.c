@@ -161,8 +161,8 @@ int main(int argc, char **argv)
 		printf("kheaders %s\n", KH_VERSION);
 		/* Not in ldd's list: packagers and initramfs builders
 		 * need to know them. */
-		printf("loads when needed: %s %s\n", kh_dl_archive_soname(),
-		       kh_dl_crypto_soname());
+		printf("loads when needed: %s %s %s\n", kh_dl_archive_soname(),
+		       kh_dl_crypto_soname(), kh_dl_decomp_sonames());
 		return kh_cli_close_stdout(KH_EXIT_OK);
 	}
 	if (!strcmp(cmd, "gen"))

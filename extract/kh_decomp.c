@@ -20,6 +20,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "lib/kh_dl.h"
 #include "lib/kh_file.h"
 
 /* lz4 legacy frames (lz4 -l): a magic, then blocks of at most 8 MiB
@@ -90,7 +91,7 @@ int kh_decomp_plausible(enum kh_payload_comp comp, const unsigned char *p,
 		       !memcmp(p, kh_dc_lzop_magic, sizeof(kh_dc_lzop_magic));
 	case KH_PAYLOAD_LZ4:
 		return n >= 8 && kh_dc_le32(p + 4) > 0 &&
-		       kh_dc_le32(p + 4) <= (uint32_t)LZ4_compressBound(
+		       kh_dc_le32(p + 4) <= (uint32_t)LZ4_COMPRESSBOUND(
 						KH_DC_LZ4_LEGACY_BLOCK);
 	case KH_PAYLOAD_ZSTD:   /* frame header descriptor: reserved bit */
 		return n >= 6 && !(p[4] & 0x08);
@@ -425,7 +426,7 @@ static int kh_dc_lz4_block(struct kh_decomp_job *j, const unsigned char *src,
  * ends, a zero size, or (bzImage) the appended le32 output size. */
 static int kh_dc_lz4(struct kh_decomp_job *j)
 {
-	const uint32_t bound = (uint32_t)LZ4_compressBound(KH_DC_LZ4_LEGACY_BLOCK);
+	const uint32_t bound = (uint32_t)LZ4_COMPRESSBOUND(KH_DC_LZ4_LEGACY_BLOCK);
 	size_t pos = 4, blocks = 0;
 	int ret = 0;
 
@@ -674,9 +675,38 @@ static int kh_dc_run(struct kh_decomp_job *j, enum kh_payload_comp comp)
 	return kh_dc_fail(j, KH_EINVAL, "unknown compression");
 }
 
+/* Load the libraries comp's decoder calls (liblzma is linked). A
+ * failure is the machine's, not the data's: a scan must not pass over
+ * it. */
+static int kh_dc_load(struct kh_decomp_job *j, enum kh_payload_comp comp)
+{
+	int ret = 0;
+
+	switch (comp) {
+	case KH_PAYLOAD_GZIP: ret = kh_dl_zlib(j->err); break;
+	case KH_PAYLOAD_BZIP2: ret = kh_dl_bz2(j->err); break;
+	case KH_PAYLOAD_LZ4: ret = kh_dl_lz4(j->err); break;
+	case KH_PAYLOAD_ZSTD: ret = kh_dl_zstd(j->err); break;
+	case KH_PAYLOAD_LZO:    /* lzop's checksums are zlib's */
+		if ((ret = kh_dl_lzo(j->err)) == 0)
+			ret = kh_dl_zlib(j->err);
+		break;
+	case KH_PAYLOAD_LZMA:
+	case KH_PAYLOAD_XZ:
+		break;
+	}
+	if (ret < 0)
+		j->hard = 1;
+	return ret;
+}
+
 int kh_decomp_run(struct kh_decomp_job *j, enum kh_payload_comp comp)
 {
-	int ret = kh_dc_run(j, comp);
+	int ret = kh_dc_load(j, comp);
+
+	if (ret < 0)
+		return ret;
+	ret = kh_dc_run(j, comp);
 
 	if (ret == 0 && j->olen > j->max)
 		ret = kh_dc_limit(j);

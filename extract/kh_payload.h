@@ -25,7 +25,8 @@
  *
  * A header's payload must decode whole (a truncated or corrupt one is
  * refused with a message); a scan candidate that does not decode is
- * passed over. The caller looks for the IKHD markers or an ELF in what
+ * passed over. The decoding itself, one decoder per library, is
+ * kh_decomp's (extract/kh_decomp.h). The caller looks for the IKHD markers or an ELF in what
  * comes out.
  *
  * Bounds (struct kh_payload_limits, KH_PAYLOAD_LIMITS_INIT):

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "gen/kh_bcache_dir.h"
+#include "lib/kh_buf.h"
 #include "lib/kh_file.h"
 
 /* Longest index line: run, key, bytes. */
@@ -63,20 +64,17 @@ static uint64_t kh_bcache_get64(const unsigned char *p)
 static struct kh_bcache_ent *kh_bcache_find(struct kh_bcache *bc,
 					    const unsigned char *key, int add)
 {
+	void *v;
+
 	for (size_t i = 0; i < bc->n; i++)
 		if (!memcmp(bc->v[i].key, key, KH_XXH128_LEN))
 			return &bc->v[i];
 	if (!add)
 		return NULL;
-	if (bc->n == bc->cap) {
-		size_t cap = bc->cap ? 2 * bc->cap : 64;
-		void *p = realloc(bc->v, cap * sizeof(*bc->v));
-
-		if (!p)
-			return NULL;
-		bc->v = p;
-		bc->cap = cap;
-	}
+	v = kh_buf_grow_array(bc->v, &bc->cap, bc->n + 1, sizeof(*bc->v), 64);
+	if (!v)
+		return NULL;
+	bc->v = v;
 	memset(&bc->v[bc->n], 0, sizeof(bc->v[0]));
 	memcpy(bc->v[bc->n].key, key, KH_XXH128_LEN);
 	return &bc->v[bc->n++];
@@ -119,18 +117,13 @@ static int kh_bcache_scan(struct kh_bcache *bc, struct kh_error *err)
 		    !S_ISREG(st.st_mode))
 			continue;
 		/* Names are unique: append without searching. */
-		if (bc->n == bc->cap) {
-			size_t cap = bc->cap ? 2 * bc->cap : 64;
-			void *p = realloc(bc->v, cap * sizeof(*bc->v));
-
-			if (!p) {
-				ret = kh_error_set(err, KH_ENOMEM, NULL,
-						   "out of memory");
-				break;
-			}
-			bc->v = p;
-			bc->cap = cap;
+		e = kh_buf_grow_array(bc->v, &bc->cap, bc->n + 1,
+				      sizeof(*bc->v), 64);
+		if (!e) {
+			ret = kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+			break;
 		}
+		bc->v = e;
 		e = &bc->v[bc->n++];
 		memcpy(e->key, key, KH_XXH128_LEN);
 		e->run = 0;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/kh_buf.h"
+
 struct kh_blocks_entry {
 	uint64_t off;           /* where the entry starts in the stream */
 	uint64_t hash;
@@ -43,6 +45,8 @@ int kh_blocks_add(struct kh_blocks *b, uint64_t len, uint64_t hash,
 		  struct kh_error *err)
 {
 	if (b->n == b->cap) {
+		void *v;
+
 		/* Drop what earlier blocks consumed before growing. */
 		if (b->head > 0) {
 			memmove(b->v, b->v + b->head,
@@ -50,16 +54,12 @@ int kh_blocks_add(struct kh_blocks *b, uint64_t len, uint64_t hash,
 			b->n -= b->head;
 			b->head = 0;
 		}
-		if (b->n == b->cap) {
-			size_t cap = b->cap ? 2 * b->cap : 1024;
-			void *p = realloc(b->v, cap * sizeof(*b->v));
-
-			if (!p)
-				return kh_error_set(err, KH_ENOMEM, NULL,
-						    "out of memory");
-			b->v = p;
-			b->cap = cap;
-		}
+		v = kh_buf_grow_array(b->v, &b->cap, b->n + 1, sizeof(*b->v),
+				      1024);
+		if (!v)
+			return kh_error_set(err, KH_ENOMEM, NULL,
+					    "out of memory");
+		b->v = v;
 	}
 	b->v[b->n].off = b->known;
 	b->v[b->n].hash = hash;

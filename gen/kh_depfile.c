@@ -71,7 +71,6 @@ int kh_depfile_write(const char *path, const char *target,
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *fp = open_memstream(&buf, &len);
-	struct kh_afile *af;
 	int bad = 0, ret;
 
 	if (!fp)
@@ -99,15 +98,8 @@ int kh_depfile_write(const char *path, const char *target,
 				    "line break");
 	}
 	ret = 0;
-	if (!kh_depfile_same(path, buf, len)) {
-		ret = kh_afile_open(path, &af, err);
-		if (ret == 0)
-			ret = kh_afile_write(af, buf, len, err);
-		if (ret == 0)
-			ret = kh_afile_commit(af, err);
-		else
-			kh_afile_abort(af);
-	}
+	if (!kh_depfile_same(path, buf, len))
+		ret = kh_afile_put(path, buf, len, err);
 	free(buf);
 	return ret;
 }

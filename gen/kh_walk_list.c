@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/kh_buf.h"
 #include "lib/kh_time.h"
 
 #define KH_WALK_CHUNK (64 * 1024)
@@ -38,25 +39,6 @@ static char *kh_walk_alloc(struct kh_walk_list *list, size_t n)
 	return p;
 }
 
-/* Array v (capacity *cap elements of size bytes) with room for need:
- * v itself, or v grown to at least twice its capacity (to first, the
- * first time). NULL when out of memory (v is then unchanged). */
-static void *kh_walk_reserve(void *v, size_t *cap, size_t need, size_t size,
-			     size_t first)
-{
-	size_t n;
-
-	if (need <= *cap)
-		return v;
-	n = *cap ? *cap * 2 : first;
-	if (n < need)
-		n = need;
-	v = realloc(v, n * size);
-	if (v)
-		*cap = n;
-	return v;
-}
-
 int kh_walk_list_push(struct kh_walk_list *list, const char *root,
 		      size_t rootlen, const char *rel, size_t rlen,
 		      const struct stat *st, int tree, struct kh_error *err)
@@ -66,7 +48,7 @@ int kh_walk_list_push(struct kh_walk_list *list, const char *root,
 
 	/* A kernel tree has some 6,400 headers: start big enough for them
 	 * (untouched capacity costs no page). */
-	e = kh_walk_reserve(list->v, &list->cap, list->n + 1, sizeof(*e), 8192);
+	e = kh_buf_grow_array(list->v, &list->cap, list->n + 1, sizeof(*e), 8192);
 	if (!e)
 		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
 	list->v = e;
@@ -102,7 +84,7 @@ int kh_walk_list_push_dir(struct kh_walk_list *list, int tree,
 	struct kh_walk_dirrec *d;
 	char *p;
 
-	d = kh_walk_reserve(list->dirs, &list->dcap, list->ndirs + 1,
+	d = kh_buf_grow_array(list->dirs, &list->dcap, list->ndirs + 1,
 			    sizeof(*d), 64);
 	if (!d)
 		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
@@ -137,7 +119,7 @@ static int kh_walk_append_dirs(struct kh_walk_list *to,
 	from->replayed = from->reread = 0;
 	if (!from->ndirs)
 		return 0;
-	v = kh_walk_reserve(to->dirs, &to->dcap, to->ndirs + from->ndirs,
+	v = kh_buf_grow_array(to->dirs, &to->dcap, to->ndirs + from->ndirs,
 			    sizeof(*to->dirs), 64);
 	if (!v)
 		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
@@ -165,7 +147,7 @@ int kh_walk_list_append(struct kh_walk_list *to, struct kh_walk_list *from,
 	}
 	if (kh_walk_append_dirs(to, from, err) < 0)
 		return err->code;
-	v = kh_walk_reserve(to->v, &to->cap, to->n + from->n, sizeof(*to->v),
+	v = kh_buf_grow_array(to->v, &to->cap, to->n + from->n, sizeof(*to->v),
 			    1024);
 	if (!v)
 		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");

@@ -7,6 +7,7 @@
 
 #include "gen/kh_blocks.h"
 #include "gen/kh_xzblk.h"
+#include "lib/kh_buf.h"
 #include "lib/kh_hash.h"
 
 enum { KH_XZBW_QUEUED, KH_XZBW_RUNNING, KH_XZBW_DONE };
@@ -156,6 +157,7 @@ int kh_xzbw_new(struct kh_sink out, const struct kh_xzbw_opts *o,
 void kh_xzbw_entry(void *ctx, uint64_t off, int end)
 {
 	struct kh_xzbw *xw = ctx;
+	void *p;
 
 	if (end) {
 		xw->end_seen = 1;
@@ -170,17 +172,13 @@ void kh_xzbw_entry(void *ctx, uint64_t off, int end)
 		xw->n = live;
 		xw->head = 0;
 	}
-	if (xw->n == xw->scap) {
-		size_t cap = xw->scap ? 2 * xw->scap : 256;
-		void *p = realloc(xw->starts, cap * sizeof(*xw->starts));
-
-		if (!p) {
-			xw->hook_failed = 1;
-			return;
-		}
-		xw->starts = p;
-		xw->scap = cap;
+	p = kh_buf_grow_array(xw->starts, &xw->scap, xw->n + 1,
+			      sizeof(*xw->starts), 256);
+	if (!p) {
+		xw->hook_failed = 1;
+		return;
 	}
+	xw->starts = p;
 	xw->starts[xw->n++] = off;
 }
 
@@ -229,6 +227,7 @@ static int kh_xzbw_submit(struct kh_xzbw *xw, size_t len,
 			  struct kh_error *err)
 {
 	struct kh_xzbw_job *j = calloc(1, sizeof(*j));
+	void *p;
 
 	if (!j || !(j->data = malloc(len))) {
 		free(j);
@@ -245,19 +244,15 @@ static int kh_xzbw_submit(struct kh_xzbw *xw, size_t len,
 	/* Bound memory: threads busy plus one waiting. */
 	while (xw->undone >= (size_t)xw->nthreads + 1)
 		pthread_cond_wait(&xw->done, &xw->lock);
-	if (xw->njobs == xw->jcap) {
-		size_t cap = xw->jcap ? 2 * xw->jcap : 16;
-		void *p = realloc(xw->jobs, cap * sizeof(*xw->jobs));
-
-		if (!p) {
-			pthread_mutex_unlock(&xw->lock);
-			free(j->data);
-			free(j);
-			return kh_xzbw_nomem(err);
-		}
-		xw->jobs = p;
-		xw->jcap = cap;
+	p = kh_buf_grow_array(xw->jobs, &xw->jcap, xw->njobs + 1,
+			      sizeof(*xw->jobs), 16);
+	if (!p) {
+		pthread_mutex_unlock(&xw->lock);
+		free(j->data);
+		free(j);
+		return kh_xzbw_nomem(err);
 	}
+	xw->jobs = p;
 	xw->jobs[xw->njobs++] = j;
 	xw->undone++;
 	pthread_cond_signal(&xw->work);

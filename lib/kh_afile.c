@@ -425,25 +425,32 @@ void kh_afile_unguard(struct kh_afile_guard *g)
 	g->n = 0;
 }
 
+int kh_afile_put(const char *path, const void *buf, size_t len,
+		 struct kh_error *err)
+{
+	struct kh_afile *af = NULL;
+	int ret;
+
+	ret = kh_afile_open(path, &af, err);
+	if (ret == 0)
+		ret = kh_afile_write(af, buf, len, err);
+	if (ret == 0)
+		return kh_afile_commit(af, err);
+	kh_afile_abort(af);
+	return ret;
+}
+
 int kh_afile_replace(const char *path, const void *buf, size_t len,
 		     struct kh_error *err)
 {
 	struct kh_afile_guard g;
-	struct kh_afile *af = NULL;
 	struct kh_error lerr = KH_ERROR_INIT;
 	int ret;
 
 	/* Without the lock (an unreadable or missing directory), no
 	 * sweep; creating the file then says what is wrong. */
 	kh_afile_guard(&path, 1, &g, &lerr);
-	ret = kh_afile_open(path, &af, err);
-	if (ret == 0)
-		ret = kh_afile_write(af, buf, len, err);
-	if (ret == 0) {
-		ret = kh_afile_commit(af, err);
-		af = NULL;
-	}
-	kh_afile_abort(af);
+	ret = kh_afile_put(path, buf, len, err);
 	kh_afile_unguard(&g);
 	return ret;
 }

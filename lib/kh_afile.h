@@ -84,8 +84,13 @@ int kh_afile_guard(const char *const *paths, size_t n,
 		   struct kh_afile_guard *g, struct kh_error *err);
 void kh_afile_unguard(struct kh_afile_guard *g);
 
-/* Write len bytes to path as one output: under kh_afile_guard, through
- * a temporary, atomically. */
+/* Write len bytes to path through a temporary, atomically: open, write,
+ * commit (abort on failure). For a caller that holds the output's
+ * kh_afile_guard already (gen's depfile and state). */
+int kh_afile_put(const char *path, const void *buf, size_t len,
+		 struct kh_error *err);
+
+/* kh_afile_put as one output of its own: under kh_afile_guard. */
 int kh_afile_replace(const char *path, const void *buf, size_t len,
 		     struct kh_error *err);
 

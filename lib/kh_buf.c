@@ -116,3 +116,21 @@ void kh_buf_free(struct kh_buf *b)
 	b->len = b->cap = 0;
 	b->oom = 0;
 }
+
+void *kh_buf_grow_array(void *v, size_t *cap, size_t need, size_t size,
+			size_t first)
+{
+	size_t n;
+
+	if (need <= *cap)
+		return v;
+	n = !*cap ? first : *cap > SIZE_MAX / 2 ? need : *cap * 2;
+	if (n < need)
+		n = need;
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	v = realloc(v, n * size);
+	if (v)
+		*cap = n;
+	return v;
+}

@@ -47,4 +47,11 @@ char *kh_buf_take(struct kh_buf *b, size_t *len);
 /* Free the text and reset b to KH_BUF_INIT. */
 void kh_buf_free(struct kh_buf *b);
 
+/* The one way an array grows: v (*cap elements of size bytes) with
+ * room for need, that is v itself, or v grown to twice its capacity (to
+ * first, the first time; to need, if that is more). NULL when out of
+ * memory (v and *cap are then unchanged). */
+void *kh_buf_grow_array(void *v, size_t *cap, size_t need, size_t size,
+			size_t first);
+
 #endif

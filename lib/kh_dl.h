@@ -1,4 +1,5 @@
-/* kh_dl: libarchive and libcrypto, loaded the first time they are needed.
+/* kh_dl: libarchive, libcrypto and the decompressors, loaded the first
+ * time they are needed.
  *
  * Kbuild runs `kheaders gen` on every make, and nearly every run is a
  * no-op that needs neither library. Linked the usual way they cost
@@ -18,6 +19,12 @@
  * Before the first call a module must have had kh_dl_archive() or
  * kh_dl_crypto() succeed; its public entry points do that.
  *
+ * The decompressors of kernel images (zlib, libbz2, liblz4, libzstd,
+ * liblzo2) are loaded the same way, each when an image first needs it
+ * (their sonames from the library the linker would take: libbz2 has no
+ * .pc file): only extract/kh_decomp.c uses them, after kh_dl_zlib() and
+ * the like, and includes all their headers before this one.
+ *
  * liblzma and libxxhash are linked normally: they are small, and the
  * no-op path uses libxxhash.
  */
@@ -34,6 +41,16 @@ int kh_dl_crypto(struct kh_error *err);
 /* The sonames loaded ("libarchive.so.13"), for messages and tests. */
 const char *kh_dl_archive_soname(void);
 const char *kh_dl_crypto_soname(void);
+
+/* The decompressors, likewise: 0, or KH_ELIB with dlerror's text. */
+int kh_dl_zlib(struct kh_error *err);
+int kh_dl_bz2(struct kh_error *err);
+int kh_dl_lz4(struct kh_error *err);
+int kh_dl_zstd(struct kh_error *err);
+int kh_dl_lzo(struct kh_error *err);
+
+/* Their sonames, space-separated, for --version. */
+const char *kh_dl_decomp_sonames(void);
 
 #define KH_DL_ARCHIVE_FUNCS(X) \
 	X(archive_entry_acl_clear) \
@@ -176,6 +193,67 @@ KH_DL_ARCHIVE_FUNCS(KH_DL_DECLARE)
 #define archive_write_set_bytes_per_block \
 	(*kh_dl_archive_write_set_bytes_per_block)
 #define archive_write_set_format_gnutar (*kh_dl_archive_write_set_format_gnutar)
+#endif
+
+#define KH_DL_ZLIB_FUNCS(X) \
+	X(adler32) \
+	X(crc32) \
+	X(inflate) \
+	X(inflateEnd) \
+	X(inflateInit2_)
+
+#define KH_DL_BZ2_FUNCS(X) \
+	X(BZ2_bzDecompress) \
+	X(BZ2_bzDecompressEnd) \
+	X(BZ2_bzDecompressInit)
+
+#define KH_DL_LZ4_FUNCS(X) \
+	X(LZ4_decompress_safe) \
+	X(LZ4_decompress_safe_partial)
+
+#define KH_DL_ZSTD_FUNCS(X) \
+	X(ZSTD_DCtx_setParameter) \
+	X(ZSTD_createDCtx) \
+	X(ZSTD_decompressStream) \
+	X(ZSTD_freeDCtx) \
+	X(ZSTD_getErrorCode) \
+	X(ZSTD_getErrorName) \
+	X(ZSTD_isError)
+
+#define KH_DL_LZO_FUNCS(X) \
+	X(__lzo_init_v2) \
+	X(lzo1x_decompress_safe)
+
+/* Every header of the decompressors, or none: they go together. */
+#if defined(ZLIB_H) && defined(_BZLIB_H) && defined(LZ4_H_2983827168210) && \
+	defined(ZSTD_H_235446) && defined(ZSTD_ERRORS_H_398273423) && \
+	defined(__LZO1X_H_INCLUDED)
+#define KH_DL_DECLARE(f) extern __typeof__(f) *kh_dl_##f;
+KH_DL_ZLIB_FUNCS(KH_DL_DECLARE)
+KH_DL_BZ2_FUNCS(KH_DL_DECLARE)
+KH_DL_LZ4_FUNCS(KH_DL_DECLARE)
+KH_DL_ZSTD_FUNCS(KH_DL_DECLARE)
+KH_DL_LZO_FUNCS(KH_DL_DECLARE)
+#undef KH_DL_DECLARE
+#define adler32 (*kh_dl_adler32)
+#define crc32 (*kh_dl_crc32)
+#define inflate (*kh_dl_inflate)
+#define inflateEnd (*kh_dl_inflateEnd)
+#define inflateInit2_ (*kh_dl_inflateInit2_)
+#define BZ2_bzDecompress (*kh_dl_BZ2_bzDecompress)
+#define BZ2_bzDecompressEnd (*kh_dl_BZ2_bzDecompressEnd)
+#define BZ2_bzDecompressInit (*kh_dl_BZ2_bzDecompressInit)
+#define LZ4_decompress_safe (*kh_dl_LZ4_decompress_safe)
+#define LZ4_decompress_safe_partial (*kh_dl_LZ4_decompress_safe_partial)
+#define ZSTD_DCtx_setParameter (*kh_dl_ZSTD_DCtx_setParameter)
+#define ZSTD_createDCtx (*kh_dl_ZSTD_createDCtx)
+#define ZSTD_decompressStream (*kh_dl_ZSTD_decompressStream)
+#define ZSTD_freeDCtx (*kh_dl_ZSTD_freeDCtx)
+#define ZSTD_getErrorCode (*kh_dl_ZSTD_getErrorCode)
+#define ZSTD_getErrorName (*kh_dl_ZSTD_getErrorName)
+#define ZSTD_isError (*kh_dl_ZSTD_isError)
+#define __lzo_init_v2 (*kh_dl___lzo_init_v2)
+#define lzo1x_decompress_safe (*kh_dl_lzo1x_decompress_safe)
 #endif
 
 #ifdef OPENSSL_EVP_H

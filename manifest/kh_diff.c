@@ -39,16 +39,12 @@ static int kh_diff_add(struct kh_diff *d, enum kh_diff_kind kind,
 		       const struct kh_manifest_entry *b,
 		       struct kh_error *err)
 {
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 64;
-		struct kh_diff_change *v = realloc(d->v, cap * sizeof(*v));
+	struct kh_diff_change *v;
 
-		if (!v)
-			return kh_error_set(err, KH_ENOMEM, NULL,
-					    "out of memory");
-		d->v = v;
-		d->cap = cap;
-	}
+	v = kh_buf_grow_array(d->v, &d->cap, d->n + 1, sizeof(*v), 64);
+	if (!v)
+		return kh_error_set(err, KH_ENOMEM, NULL, "out of memory");
+	d->v = v;
 	d->v[d->n].kind = kind;
 	d->v[d->n].path = a ? a->path : b->path;
 	d->v[d->n].a = a;

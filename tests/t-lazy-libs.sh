@@ -2,7 +2,9 @@
 # libarchive and libcrypto are loaded only when a run needs them
 # (lib/kh_dl.h): a no-op `gen` loads neither, a build loads both, and a
 # library that cannot be loaded is an error that names it, with the
-# previous outputs left as they were.
+# previous outputs left as they were. The decompressors of kernel
+# images too: a no-op maps none, an image compressed with gzip loads
+# zlib alone.
 set -u
 . "$TOP/tests/lib/robust.sh"
 T=$TEST_TMP
@@ -14,8 +16,11 @@ mkdir -p "$T/out"
 bad() { echo "FAIL $*"; fail=1; }
 
 dl=$("$K" --version | sed -n 's/^loads when needed: //p')
-[ "$(echo $dl | wc -w)" = 2 ] || bad "--version names '$dl', want two sonames"
-for so in $dl; do
+[ "$(echo $dl | wc -w)" = 7 ] || bad "--version names '$dl', want seven sonames"
+all=$dl
+dc=$(echo $all | cut -d' ' -f3-)   # zlib, libbz2, liblz4, libzstd, liblzo2
+dl=$(echo $all | cut -d' ' -f1-2)  # libarchive, libcrypto
+for so in $all; do
 	case $so in lib*.so.*) ;; *) bad "not a soname: $so" ;; esac
 	if ldd "$K" | grep -q "^[[:space:]]*$so "; then
 		bad "$so is linked, not loaded when needed"
@@ -41,6 +46,18 @@ LD_DEBUG=files "$K" "${G[@]}" 2>"$T/noop.log" || { cat "$T/noop.log"; bad "no-op
 l=$(loaded "$T/noop.log")
 [ -z "$l" ] && echo "ok   a no-op loads no library at run time" ||
 	bad "a no-op loaded: $l"
+# (A build may: libarchive needs zlib, libbz2, liblz4 and libzstd.)
+n=0
+for so in $dc; do
+	grep -q "file=$so " "$T/noop.log" && { bad "a no-op loaded $so"; n=1; }
+done
+[ $n = 0 ] && echo "ok   a no-op maps no decompressor ($dc)"
+{ seq 1 4000; printf IKHD_ST; cat "$T/out/k.tar.xz"; printf IKHD_ED; } | gzip -n > "$T/img.gz"
+LD_DEBUG=files "$K" manifest "$T/img.gz" >"$T/m.gz" 2>"$T/gz.log" || bad "manifest of a gzip image failed"
+l=" $(loaded "$T/gz.log")"
+got=$(for so in $dc; do case $l in *" $so "*) echo $so ;; esac; done)
+[ "$got" = "$(echo $dc | cut -d' ' -f1)" ] && echo "ok   a gzip image loads $got alone" ||
+	bad "a gzip image loaded the decompressors '$got'"
 # A manifest request needs both again, even when nothing changed.
 LD_DEBUG=files "$K" manifest "$T/out/k.tar.xz" >"$T/m" 2>"$T/man.log" || bad "manifest failed"
 [ "$(loaded "$T/man.log")" = "$(echo $dl | tr ' ' '\n' | sort | tr '\n' ' ')" ] &&
@@ -73,4 +90,13 @@ LD_LIBRARY_PATH=$T/fake "$K" "${G2[@]}" 2>"$T/err"
 rc=$?
 [ $rc = 1 ] && grep -q "^kheaders: cannot load $so: " "$T/err" &&
 	echo "ok   1 $(head -n 1 "$T/err")" || bad "empty $so: exit $rc: $(cat "$T/err")"
+# A decompressor that cannot be loaded: an error that names it, not a
+# payload passed over.
+zso=$(echo $dc | cut -d' ' -f1)
+mkdir -p "$T/fakez"
+cc -shared -fPIC -Wl,-soname,"$zso" -o "$T/fakez/$zso" "$T/fake/f.c" || bad "cannot build a fake $zso"
+LD_LIBRARY_PATH=$T/fakez "$K" manifest "$T/img.gz" >/dev/null 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && grep -q "^kheaders: cannot find [a-z0-9_]* in $zso: " "$T/err" &&
+	echo "ok   1 $(head -n 1 "$T/err")" || bad "fake $zso: exit $rc: $(cat "$T/err")"
 exit $fail

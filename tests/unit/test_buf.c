@@ -1,4 +1,5 @@
-/* Unit tests for lib/kh_buf: appends, long printf results, take. */
+/* Unit tests for lib/kh_buf: appends, long printf results, take, and
+ * the growth of arrays. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,4 +68,27 @@ static void test_buf_oom(void)
 	KH_CHECK(!kh_buf_failed(&b));
 }
 
-KH_TEST_MAIN(test_buf_append, test_buf_long_printf, test_buf_oom)
+/* kh_buf_grow_array: first, then doubling, or need when more; an
+ * impossible size fails and leaves the array as it was. */
+static void test_buf_grow_array(void)
+{
+	size_t cap = 0;
+	int *v = NULL, *w;
+
+	v = kh_buf_grow_array(v, &cap, 1, sizeof(*v), 8);
+	KH_CHECK(v && cap == 8);
+	v[7] = 7;
+	w = kh_buf_grow_array(v, &cap, 8, sizeof(*v), 8);
+	KH_CHECK(w == v && cap == 8);
+	v = kh_buf_grow_array(v, &cap, 9, sizeof(*v), 8);
+	KH_CHECK(v && cap == 16 && v[7] == 7);
+	v = kh_buf_grow_array(v, &cap, 100, sizeof(*v), 8);
+	KH_CHECK(v && cap == 100 && v[7] == 7);
+	KH_CHECK(kh_buf_grow_array(v, &cap, (size_t)-1 / 2, sizeof(*v), 8) ==
+		 NULL);
+	KH_CHECK(cap == 100 && v[7] == 7);
+	free(v);
+}
+
+KH_TEST_MAIN(test_buf_append, test_buf_long_printf, test_buf_oom,
+	     test_buf_grow_array)
