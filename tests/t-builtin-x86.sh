@@ -243,7 +243,7 @@ for c in ${KBI_COMP#"$first"} "$first"; do
 	# kheaders.o is rebuilt because its archive holds autoconf.h, and
 	# only that file changed.
 	"$K" diff "$prev" "$KBI_IMAGES/archive.$c" > "$T/diff.$c" 2>&1
-	if [ "$(head -n -1 "$T/diff.$c")" = "changed  include/generated/autoconf.h" ] &&
+	if [ "$(head -n -1 "$T/diff.$c")" = "changed  ./include/generated/autoconf.h" ] &&
 		[ "$(sed -n 1p "$KBI_IMAGES/kheaders.o.$c")" != "$(sed -n 2p "$KBI_IMAGES/kheaders.o.$c")" ] &&
 		[ -z "$other" ]; then
 		ok "CONFIG_KERNEL_${c^^}: only the boot image and kheaders.o redone; the archive changed in autoconf.h alone"
