@@ -29,6 +29,11 @@
 #                      KBUILD_BUILD_TIMESTAMP; output to LOG.
 #                      KBI_ALLOW="xz zstd" leaves those tools visible.
 #   kbi_hidden_run LOG true if LOG shows that a hidden tool was run.
+#   kbi_images         x86_64: make sure the cached bzImages of every
+#                      payload in KBI_COMP exist (built from a copy of
+#                      KBI_TREE by switching CONFIG_KERNEL_* and `make
+#                      bzImage`), set KBI_IMAGES to their directory (see
+#                      kbi__images_build for what it holds).
 #   kbi_qemu IMAGE INITRD SERIAL_LOG TIMEOUT [APPEND...]
 #                      boot IMAGE with INITRD under QEMU TCG (no KVM),
 #                      -nographic, serial console to SERIAL_LOG, under
@@ -37,18 +42,16 @@
 #                      makes that exit qemu; no ACPI/PSCI driver needed).
 #
 # Variables: KBI_TS, the KBUILD_BUILD_TIMESTAMP every build uses (verify
-# needs it as --mtime); KBI_COMP (x86_64: "gzip xz zstd"), the payloads of
-# the extra bzImages kept in KBI_TREE/.kbi-images/bzImage.COMP.
+# needs it as --mtime); KBI_COMP (x86_64: "gzip xz zstd"), the payloads
+# kbi_images builds, the first being the tree's own.
 #
 # Cache layout (under $KHEADERS_CACHE, beside kernel-trees.sh's):
 #   KEY/            finished tree (KEY/.kbi-stamp inside): the 7.3 source
 #                   from kt_tarball, `make tinyconfig`, the fragment,
 #                   `olddefconfig`, scripts/kbuild-install, `make all`.
-#                   For x86_64 also KEY/.kbi-images/bzImage.{gzip,xz,zstd}
-#                   and .kbi-images/kheaders.o.{gzip,xz,zstd} (`stat -c
-#                   '%i %Y'` of kernel/kheaders.o after each make bzImage).
-#   KEY.lock        flock(1) held while KEY is being built
-#   KEY.log         output of the last build of KEY
+#   KEY.images/     kbi_images' bzImages (.kbi-stamp inside)
+#   KEY.lock KEY.images.lock   flock(1) held while building
+#   KEY.log KEY.images.log     output of the last build
 #   .tmp.KEY.PID/   a build in progress (or left by a killed one)
 # A build runs under the temporary name, gets its stamp, and is renamed
 # into place (absolute paths rewritten first), so a tree that exists is
@@ -171,31 +174,9 @@ kbi__config() {
 	done <<<"$KBI_FRAGMENT"
 }
 
-# kbi__comp TREE LOG COMP: switch the x86 payload to COMP, make bzImage,
-# keep the image and kernel/kheaders.o's inode and mtime.
-kbi__comp() {
-	local tree=$1 log=$2 comp=$3 sym c
-	sym=$(echo "$comp" | tr a-z A-Z)
-	for c in GZIP BZIP2 LZMA XZ LZO LZ4 ZSTD; do
-		"$tree/scripts/config" --file "$tree/.config" --disable "KERNEL_$c" || return 1
-	done
-	"$tree/scripts/config" --file "$tree/.config" --enable "KERNEL_$sym" &&
-		kbi_make "$tree" "$log.cfg" olddefconfig &&
-		grep -qx "CONFIG_KERNEL_$sym=y" "$tree/.config" ||
-		{ kbi__die "CONFIG_KERNEL_$sym=y did not take"; return 1; }
-	echo "== make bzImage ($comp payload)"
-	# Kbuild's own compressors (xz, zstd) are needed for this step only.
-	KBI_ALLOW="xz zstd" kbi_make "$tree" "$log.comp" bzImage ||
-		{ cat "$log.comp"; return 1; }
-	cat "$log.comp"
-	mkdir -p "$tree/.kbi-images" &&
-		cp "$tree/arch/x86/boot/bzImage" "$tree/.kbi-images/bzImage.$comp" &&
-		stat -c '%i %Y' "$tree/kernel/kheaders.o" >"$tree/.kbi-images/kheaders.o.$comp"
-}
-
 # kbi__build TMP FINAL LOG
 kbi__build() {
-	local tmp=$1 final=$2 log=$3 c
+	local tmp=$1 final=$2 log=$3
 	{
 		echo "== $(date -u '+%F %T') linux-source-$KBI_VERSION $(kt_pkgver "$KBI_VERSION") $KBI_ARCH"
 		echo "== $("$KBI_CC" --version | head -n 1)"
@@ -208,13 +189,6 @@ kbi__build() {
 		[ $rc = 0 ] && ! kbi_hidden_run "$tmp/.kbi-all.log" ||
 			{ echo "== make all failed or ran a hidden tool"; exit 1; }
 		[ -f "$tmp/$KBI_IMAGE" ] || { echo "== no $KBI_IMAGE"; exit 1; }
-		# The compressed payloads, then back to the first, so the tree
-		# is what the fragment says.
-		if [ -n "$KBI_COMP" ]; then
-			for c in $KBI_COMP ${KBI_COMP%% *}; do
-				kbi__comp "$tmp" "$tmp/.kbi-comp.log" "$c" || exit 1
-			done
-		fi
 		rm -f "$tmp"/.kbi-*.log*
 		echo "== relocate $tmp -> $final" && kt__relocate "$tmp" "$final" "$tmp" &&
 			echo "== done $(date -u '+%F %T')"
@@ -281,4 +255,88 @@ kbi_qemu() {
 		-nodefaults -nographic -monitor none -no-reboot -nic none \
 		-serial "file:$serial" -kernel "$image" -initrd "$initrd" \
 		-append "$append" </dev/null
+}
+
+# kbi__switch TREE LOG COMP: select the x86 payload COMP (CONFIG_KERNEL_*).
+kbi__switch() {
+	local tree=$1 log=$2 sym c
+	sym=$(echo "$3" | tr a-z A-Z)
+	for c in GZIP BZIP2 LZMA XZ LZO LZ4 ZSTD; do
+		[ "$c" = "$sym" ] && continue
+		"$tree/scripts/config" --file "$tree/.config" --disable "KERNEL_$c" || return 1
+	done
+	"$tree/scripts/config" --file "$tree/.config" --enable "KERNEL_$sym" &&
+		kbi_make "$tree" "$log" olddefconfig &&
+		grep -qx "CONFIG_KERNEL_$sym=y" "$tree/.config" ||
+		{ kbi__die "CONFIG_KERNEL_$sym=y did not take"; return 1; }
+}
+
+# kbi__images_build TMP LOG: in a private copy of KBI_TREE, switch the
+# payload to each of $KBI_COMP after the first (then back to the first)
+# and run `make bzImage`; keep per payload COMP, in TMP:
+#   bzImage.COMP          the image
+#   archive.COMP          kernel/kheaders_data.tar.xz after that make
+#   make.COMP.log         that make's output (what it rebuilt)
+#   kheaders.o.COMP       `stat -c '%i %Y'` of kernel/kheaders.o before
+#                         and after that make (two lines)
+kbi__images_build() {
+	local tmp=$1 log=$2 first c
+	first=${KBI_COMP%% *}
+	{
+		echo "== $(date -u '+%F %T') copy of $KBI_TREE"
+		mkdir -p "$tmp" && kbi_copy "$tmp/tree" || exit 1
+		cp "$tmp/tree/$KBI_IMAGE" "$tmp/bzImage.$first" &&
+			cp "$tmp/tree/kernel/kheaders_data.tar.xz" "$tmp/archive.$first" || exit 1
+		for c in ${KBI_COMP#"$first"} "$first"; do
+			echo "== CONFIG_KERNEL_$c, make bzImage (xz and zstd allowed: Kbuild's compressors)"
+			kbi__switch "$tmp/tree" "$tmp/cfg.log" "$c" || { cat "$tmp/cfg.log"; exit 1; }
+			stat -c '%i %Y' "$tmp/tree/kernel/kheaders.o" >"$tmp/kheaders.o.$c" || exit 1
+			KBI_ALLOW="xz zstd" kbi_make "$tmp/tree" "$tmp/make.$c.log" bzImage ||
+				{ cat "$tmp/make.$c.log"; exit 1; }
+			cat "$tmp/make.$c.log"
+			stat -c '%i %Y' "$tmp/tree/kernel/kheaders.o" >>"$tmp/kheaders.o.$c" &&
+				cp "$tmp/tree/$KBI_IMAGE" "$tmp/bzImage.$c" &&
+				cp "$tmp/tree/kernel/kheaders_data.tar.xz" "$tmp/archive.$c" || exit 1
+		done
+		# The first payload's make rebuilt the same image again: it is
+		# kept (bzImage.FIRST), the one of the pristine tree is not.
+		rm -rf "$tmp/tree" "$tmp/cfg.log"
+		echo "== done $(date -u '+%F %T')"
+	} >"$log" 2>&1
+}
+
+kbi_images() {
+	[ -n "$KBI_COMP" ] || { kbi__die "kbi_images: no payload variants for $KBI_ARCH"; return 1; }
+	[ -n "${KBI_TREE-}" ] || { kbi__die "kbi_images: call kbi_tree first"; return 1; }
+	local key final lock log tmp start rc
+	key=${KBI_TREE##*/}.images
+	final=$KBI_CACHE/$key
+	if [ ! -f "$final/.kbi-stamp" ]; then
+		lock=$KBI_CACHE/$key.lock
+		log=$KBI_CACHE/$key.log
+		(
+			exec 9>"$lock" || exit 1
+			if ! flock -n 9; then
+				echo "builtin: waiting for another run building $key" >&2
+				flock 9 || exit 1
+			fi
+			[ -f "$final/.kbi-stamp" ] && exit 0
+			rm -rf "$KBI_CACHE/.tmp.$key".* "$final"
+			tmp=$KBI_CACHE/.tmp.$key.$BASHPID
+			echo "builtin: building $key (minutes; log: $log)" >&2
+			start=$(date +%s)
+			if ! ( kbi__images_build "$tmp" "$log" ); then
+				echo "builtin: building $key failed; last lines of $log:" >&2
+				tail -n 30 "$log" >&2
+				rm -rf "$tmp"
+				exit 1
+			fi
+			echo "built=$(date -u '+%F %T') seconds=$(($(date +%s) - start))" >"$tmp/.kbi-stamp" &&
+				sync -f "$tmp" && mv -T "$tmp" "$final" || { rm -rf "$tmp"; exit 1; }
+			echo "builtin: built $key in $(($(date +%s) - start)) s" >&2
+		)
+		rc=$?
+		[ $rc = 0 ] || return $rc
+	fi
+	KBI_IMAGES=$final
 }
