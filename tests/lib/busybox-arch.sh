@@ -5,6 +5,12 @@
 #
 #   bba_busybox DEBARCH   echo the path of a static busybox for the Debian
 #                         architecture DEBARCH (arm64, ...), fetching it once.
+#   bba_initramfs DEBARCH INIT
+#                         echo the path of a cached initramfs (newc cpio)
+#                         with that busybox and INIT (a file) as /init,
+#                         the layout of boot.sh's kb_initramfs, built once
+#                         into $KHEADERS_CACHE/boot/, keyed by busybox
+#                         version, INIT's text and BBA_RECIPE.
 #
 # The host's own busybox-static (scripts/deps boot) only runs on the host's
 # architecture; a guest of another one needs that architecture's package.
@@ -21,6 +27,8 @@
 # Returns non-zero and says why on stderr on failure.
 
 . "${TOP:-.}/tests/lib/kernel-trees.sh"
+
+BBA_RECIPE=1
 
 bba__die() {
 	echo "busybox-arch: $*" >&2
@@ -100,4 +108,29 @@ bba_busybox() {
 	}
 	[ -x "$d/bin/busybox" ] || { bba__die "$d/bin/busybox: missing"; return 1; }
 	echo "$d/bin/busybox"
+}
+
+bba_initramfs() {
+	[ $# = 2 ] || { bba__die "usage: bba_initramfs DEBARCH INIT"; return 1; }
+	local arch=$1 init=$2 bb key dir out tmp
+	bb=$(bba_busybox "$arch") || return 1
+	key=$( { sed -n 's/^version=//p' "${bb%/bin/busybox}/.kt-stamp"; cat "$init"; echo "$BBA_RECIPE"; } |
+		sha256sum | cut -c1-16)
+	dir=$KT_CACHE/boot
+	out=$dir/initramfs-$arch-$key.cpio
+	if [ ! -f "$out" ]; then
+		mkdir -p "$dir" || { bba__die "cannot create $dir"; return 1; }
+		tmp=$(mktemp -d "$dir/.tmp.XXXXXX") || return 1
+		mkdir -p "$tmp/root/bin" "$tmp/root/dev" "$tmp/root/proc" \
+			"$tmp/root/sys" "$tmp/root/tmp" &&
+			cp "$bb" "$tmp/root/bin/busybox" &&
+			ln -s busybox "$tmp/root/bin/sh" &&
+			install -m 0755 "$init" "$tmp/root/init" &&
+			( cd "$tmp/root" && find . | LC_ALL=C sort |
+				cpio --quiet -o -H newc -R 0:0 ) >"$tmp/base.cpio" &&
+			mv "$tmp/base.cpio" "$out" ||
+			{ rm -rf "$tmp"; bba__die "cannot build the $arch initramfs"; return 1; }
+		rm -rf "$tmp"
+	fi
+	echo "$out"
 }
