@@ -17,8 +17,7 @@ set -u
 T=$TEST_TMP
 K=$KHEADERS
 S=$TOP/golden/sample
-fail=0
-. "$TOP/tests/lib/robust.sh"
+. "$TOP/tests/lib/robust.sh"   # rb_ok, rb_bad; fail=0
 unset KBUILD_BUILD_TIMESTAMP SOURCE_DATE_EPOCH
 export TMPDIR=$T/tmp
 mkdir "$TMPDIR"

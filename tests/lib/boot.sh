@@ -11,6 +11,11 @@
 #                 KB_VMLINUZ and KB_CONFIG.
 #   kb_initramfs  echo the path of a cached initramfs with busybox-static
 #                 and the given /init (argument: a file), built once.
+#   kb_initramfs_build BUSYBOX INIT OUT
+#                 write OUT (atomically: a temporary beside it, renamed),
+#                 a newc cpio of BUSYBOX as /bin/busybox and /bin/sh,
+#                 INIT as /init and empty /dev /proc /sys /tmp; owned by
+#                 root, names sorted (tests/lib/busybox-arch.sh uses it too).
 #
 # The image package is fetched with `apt-get download` and unpacked with
 # `dpkg -x` into ${KHEADERS_CACHE:-/var/tmp/kheaders-cache}/boot/, keyed
@@ -74,7 +79,7 @@ kb_kernel() {
 }
 
 kb_initramfs() {
-	local init=$1 bb key out tmp
+	local init=$1 bb key out
 	bb=/bin/busybox
 	[ -x "$bb" ] && "$bb" --list | grep -qx tar ||
 		{ kb__die "no busybox at $bb (scripts/deps boot: busybox-static)"; return 1; }
@@ -84,19 +89,23 @@ kb_initramfs() {
 	key=$( { dpkg-query -W -f='${Version}' busybox-static; cat "$init"; echo "$KB_RECIPE"; } |
 		sha256sum | cut -c1-16)
 	out=$KB_CACHE/initramfs-base-$key.cpio
-	if [ ! -f "$out" ]; then
-		mkdir -p "$KB_CACHE" || return 1
-		tmp=$(mktemp -d "$KB_CACHE/.tmp.XXXXXX") || return 1
-		mkdir -p "$tmp/root/bin" "$tmp/root/dev" "$tmp/root/proc" \
-			"$tmp/root/sys" "$tmp/root/tmp" &&
-			cp "$bb" "$tmp/root/bin/busybox" &&
-			ln -s busybox "$tmp/root/bin/sh" &&
-			install -m 0755 "$init" "$tmp/root/init" &&
-			( cd "$tmp/root" && find . | LC_ALL=C sort |
-				cpio --quiet -o -H newc -R 0:0 ) >"$tmp/base.cpio" &&
-			mv "$tmp/base.cpio" "$out" ||
-			{ rm -rf "$tmp"; kb__die "cannot build the initramfs"; return 1; }
-		rm -rf "$tmp"
-	fi
+	[ -f "$out" ] || kb_initramfs_build "$bb" "$init" "$out" ||
+		{ kb__die "cannot build the initramfs"; return 1; }
 	echo "$out"
+}
+
+kb_initramfs_build() {
+	local bb=$1 init=$2 out=$3 tmp
+	mkdir -p "${out%/*}" || return 1
+	tmp=$(mktemp -d "${out%/*}/.tmp.XXXXXX") || return 1
+	mkdir -p "$tmp/root/bin" "$tmp/root/dev" "$tmp/root/proc" \
+		"$tmp/root/sys" "$tmp/root/tmp" &&
+		cp "$bb" "$tmp/root/bin/busybox" &&
+		ln -s busybox "$tmp/root/bin/sh" &&
+		install -m 0755 "$init" "$tmp/root/init" &&
+		( cd "$tmp/root" && find . | LC_ALL=C sort |
+			cpio --quiet -o -H newc -R 0:0 ) >"$tmp/base.cpio" &&
+		mv "$tmp/base.cpio" "$out" ||
+		{ rm -rf "$tmp"; return 1; }
+	rm -rf "$tmp"
 }

@@ -1,8 +1,8 @@
 # tests/lib/builtin.sh: small kernels with CONFIG_IKHEADERS=y built in,
 # built by Kbuild through scripts/kbuild-install, cached machine-wide.
 #
-# Source this file from bash after tests/lib/kernel-trees.sh; it defines
-# functions and sets no options.
+# Source this file from bash (after nothing: it sources kernel-trees.sh
+# and tree-copy.sh); it defines functions and sets no options.
 #
 #   kbi_arch ARCH      select the architecture: x86_64 or arm64. Sets
 #                      KBI_ARCH, KBI_SRCARCH (x86, arm64), KBI_CROSS
@@ -56,6 +56,9 @@
 # A build runs under the temporary name, gets its stamp, and is renamed
 # into place (absolute paths rewritten first), so a tree that exists is
 # complete.
+
+. "${TOP:-.}/tests/lib/kernel-trees.sh"
+. "${TOP:-.}/tests/lib/tree-copy.sh"
 
 KBI_RECIPE=1
 KBI_VERSION=7.3
@@ -194,46 +197,25 @@ kbi__build() {
 	} >"$log" 2>&1
 }
 
+# kbi__stamp START: the tree's .kbi-stamp (kt__build_locked's key).
+kbi__stamp() {
+	echo "key=$key"
+	echo "package=linux-source-$KBI_VERSION $(kt_pkgver "$KBI_VERSION")"
+	echo "arch=$KBI_ARCH recipe=$KBI_RECIPE cc=$("$KBI_CC" --version | head -n 1)"
+	echo "timestamp=$KBI_TS"
+	echo "built=$(date -u '+%F %T') seconds=$(($(date +%s) - $1))"
+}
+
+kbi__images_stamp() {
+	echo "built=$(date -u '+%F %T') seconds=$(($(date +%s) - $1))"
+}
+
 kbi_tree() {
-	local key final lock log tmp start rc
+	local key
 	key=$(kbi_key) || return 1
-	final=$KBI_CACHE/$key
-	if [ ! -f "$final/.kbi-stamp" ]; then
-		mkdir -p "$KBI_CACHE" || { kbi__die "cannot create $KBI_CACHE"; return 1; }
-		lock=$KBI_CACHE/$key.lock
-		log=$KBI_CACHE/$key.log
-		(
-			exec 9>"$lock" || exit 1
-			if ! flock -n 9; then
-				echo "builtin: waiting for another run building $key" >&2
-				flock 9 || exit 1
-			fi
-			[ -f "$final/.kbi-stamp" ] && exit 0
-			# Leftovers of killed builds; we hold the lock.
-			rm -rf "$KBI_CACHE/.tmp.$key".* "$final"
-			tmp=$KBI_CACHE/.tmp.$key.$BASHPID
-			echo "builtin: building $key (tens of minutes; log: $log)" >&2
-			start=$(date +%s)
-			if ! ( kbi__build "$tmp" "$final" "$log" ); then
-				echo "builtin: building $key failed; last lines of $log:" >&2
-				tail -n 30 "$log" >&2
-				rm -rf "$tmp"
-				exit 1
-			fi
-			{
-				echo "key=$key"
-				echo "package=linux-source-$KBI_VERSION $(kt_pkgver "$KBI_VERSION")"
-				echo "arch=$KBI_ARCH recipe=$KBI_RECIPE cc=$("$KBI_CC" --version | head -n 1)"
-				echo "timestamp=$KBI_TS"
-				echo "built=$(date -u '+%F %T') seconds=$(($(date +%s) - start))"
-			} >"$tmp/.kbi-stamp" && sync -f "$tmp" && mv -T "$tmp" "$final" ||
-				{ rm -rf "$tmp"; exit 1; }
-			echo "builtin: built $key in $(($(date +%s) - start)) s" >&2
-		)
-		rc=$?
-		[ $rc = 0 ] || return $rc
-	fi
-	KBI_TREE=$final
+	kt__build_locked "$KBI_CACHE" "$key" .kbi-stamp builtin "tens of minutes" kbi__stamp \
+		kbi__build || return
+	KBI_TREE=$KBI_CACHE/$key
 }
 
 kbi_copy() {
@@ -270,7 +252,7 @@ kbi__switch() {
 		{ kbi__die "CONFIG_KERNEL_$sym=y did not take"; return 1; }
 }
 
-# kbi__images_build TMP LOG: in a private copy of KBI_TREE, switch the
+# kbi__images_build TMP FINAL LOG: in a private copy of KBI_TREE, switch the
 # payload to each of $KBI_COMP after the first (then back to the first)
 # and run `make bzImage`; keep per payload COMP, in TMP:
 #   bzImage.COMP          the image
@@ -279,7 +261,7 @@ kbi__switch() {
 #   kheaders.o.COMP       `stat -c '%i %Y'` of kernel/kheaders.o before
 #                         and after that make (two lines)
 kbi__images_build() {
-	local tmp=$1 log=$2 first c
+	local tmp=$1 log=$3 first c
 	first=${KBI_COMP%% *}
 	{
 		echo "== $(date -u '+%F %T') copy of $KBI_TREE"
@@ -307,35 +289,184 @@ kbi__images_build() {
 kbi_images() {
 	[ -n "$KBI_COMP" ] || { kbi__die "kbi_images: no payload variants for $KBI_ARCH"; return 1; }
 	[ -n "${KBI_TREE-}" ] || { kbi__die "kbi_images: call kbi_tree first"; return 1; }
-	local key final lock log tmp start rc
-	key=${KBI_TREE##*/}.images
-	final=$KBI_CACHE/$key
-	if [ ! -f "$final/.kbi-stamp" ]; then
-		lock=$KBI_CACHE/$key.lock
-		log=$KBI_CACHE/$key.log
-		(
-			exec 9>"$lock" || exit 1
-			if ! flock -n 9; then
-				echo "builtin: waiting for another run building $key" >&2
-				flock 9 || exit 1
-			fi
-			[ -f "$final/.kbi-stamp" ] && exit 0
-			rm -rf "$KBI_CACHE/.tmp.$key".* "$final"
-			tmp=$KBI_CACHE/.tmp.$key.$BASHPID
-			echo "builtin: building $key (minutes; log: $log)" >&2
-			start=$(date +%s)
-			if ! ( kbi__images_build "$tmp" "$log" ); then
-				echo "builtin: building $key failed; last lines of $log:" >&2
-				tail -n 30 "$log" >&2
-				rm -rf "$tmp"
-				exit 1
-			fi
-			echo "built=$(date -u '+%F %T') seconds=$(($(date +%s) - start))" >"$tmp/.kbi-stamp" &&
-				sync -f "$tmp" && mv -T "$tmp" "$final" || { rm -rf "$tmp"; exit 1; }
-			echo "builtin: built $key in $(($(date +%s) - start)) s" >&2
-		)
-		rc=$?
-		[ $rc = 0 ] || return $rc
+	local key=${KBI_TREE##*/}.images
+	kt__build_locked "$KBI_CACHE" "$key" .kbi-stamp builtin minutes kbi__images_stamp \
+		kbi__images_build || return
+	KBI_IMAGES=$KBI_CACHE/$key
+}
+
+# The checks t-builtin-x86.sh and t-builtin-arm64.sh share. They run in
+# the test's shell and use its reporters ok, bad (sets fail) and die, and
+# the variables kbi_t_start sets; each prints its "ok"/"FAIL" lines.
+#
+#   kbi_t_start ARCH HINT
+#                        kbi_arch ARCH, the built tree (kbi_tree) and a
+#                        private copy of it; sets T ($TEST_TMP), K
+#                        ($KHEADERS), TIMEOUT (the boot's, seconds:
+#                        $KH_BOOT_TIMEOUT or 600), fail=0, san (1 when
+#                        KH_BUILD ends in /san: no relink, no boot), W
+#                        (the copy), IMG (its $KBI_IMAGE) and A (its
+#                        kernel/kheaders_data.tar.xz). HINT: how to get
+#                        the missing qemu.
+#   kbi_t_others LOG     echo what LOG compiled or assembled besides
+#                        kheaders.o and what the link and boot image make
+#   kbi_t_relink_hidden  FAIL if the relink ($T/relink.log) ran a hidden tool
+#   kbi_t_rodata         vmlinux's .rodata holds, between the IKHD markers,
+#                        the bytes of A
+#   kbi_t_expect         unpack A into $T/ref and write $T/expect, what the
+#                        guest must see (sets KBI_NONCE, KBI_PIECES)
+#   kbi_t_boot BASE WHAT boot IMG with the initramfs BASE plus $T/expect
+#                        and check what the guest reports (WHAT: the ok
+#                        line's words between "booted " and "TCG")
+#   kbi_t_same_tree A B  true if trees A and B are the same: names,
+#                        types, link targets and file bytes
+#   kbi_t_extract_tar    `kheaders extract` of A = GNU tar's $T/ref
+#   kbi_t_verify WANT PATTERN SOURCE
+#                        `verify --rebuild` of SOURCE against W exits WANT
+#                        and prints PATTERN (if not empty); else says why
+#   kbi_t_edit FILE      edit FILE in W (replacing it: the hard link to the
+#                        cache is broken, not written through); dies if the
+#                        cached tree's FILE changed
+#   kbi_t_untouched FILE the cached tree's FILE has no trace of kbi_t_edit
+
+kbi_t_start() {
+	local s
+	T=$TEST_TMP
+	K=$KHEADERS
+	TIMEOUT=${KH_BOOT_TIMEOUT:-600}
+	fail=0
+	san=
+	case $KH_BUILD in */san) san=1 ;; esac
+	kbi_arch "$1" || die "kbi_arch $1"
+	[ -n "$san" ] || command -v "$KBI_QEMU" >/dev/null || die "no $KBI_QEMU ($2)"
+	s=$(date +%s)
+	kbi_tree || die "no built tree"
+	echo "note: built tree $KBI_TREE ($(($(date +%s) - s)) s to get)"
+	s=$(date +%s)
+	kbi_copy "$T/tree" || die "copy of $KBI_TREE"
+	echo "note: private copy in $(($(date +%s) - s)) s"
+	W=$T/tree
+	IMG=$W/$KBI_IMAGE
+	A=$W/kernel/kheaders_data.tar.xz
+}
+
+kbi_t_others() {
+	grep -E '^  (CC|AS|HOSTCC|HOSTLD|CPP)  ' "$1" |
+		grep -vE " (kernel/kheaders\\.o|init/version-timestamp\\.o|\\.tmp_vmlinux.*|arch/$KBI_SRCARCH/boot/.*)\$"
+}
+
+kbi_t_relink_hidden() {
+	! kbi_hidden_run "$T/relink.log" ||
+		bad "relink: a hidden tool was run: $(grep 'was run$' "$T/relink.log" | sort -u | tr '\n' ' ')"
+}
+
+kbi_t_rodata() {
+	"${KBI_CROSS}objcopy" -O binary -j .rodata "$W/vmlinux" "$T/rodata.bin" &&
+		python3 - "$T/rodata.bin" "$T/blob" <<'PY' || bad "no IKHD markers in vmlinux's .rodata"
+import sys
+d = open(sys.argv[1], 'rb').read()
+s, e = d.find(b'IKHD_ST'), d.rfind(b'IKHD_ED')
+assert s >= 0 and e > s, "markers not found"
+open(sys.argv[2], 'wb').write(d[s + 7:e])
+PY
+	cmp -s "$T/blob" "$A" && ok "vmlinux's .rodata holds the archive Kbuild built ($(stat -c %s "$A") bytes)" ||
+		bad "the blob in vmlinux is not kernel/kheaders_data.tar.xz"
+}
+
+kbi_t_expect() {
+	local size p bs r skip count psha=
+	mkdir "$T/ref" && tar -xJf "$A" -C "$T/ref" || return 1
+	size=$(stat -c %s "$A")
+	KBI_PIECES="1:0:1 1:4095:2 3:1365:3 511:7:9 1000:3:7 4093:1:2 4097:2:3 65537:1: 7:$((size / 7 - 3)): 4093:$((size / 4093)): 1:$((size - 1)):5 1:$size:1 13:$((size / 13 + 5)):2"
+	for p in $KBI_PIECES; do
+		bs=${p%%:*}; r=${p#*:}; skip=${r%%:*}; count=${r#*:}
+		psha="$psha $(dd if="$A" iflag=fullblock bs="$bs" skip="$skip" ${count:+count=$count} 2>/dev/null |
+			sha256sum | cut -d' ' -f1)"
+	done
+	KBI_NONCE=$(od -An -N8 -tx8 /dev/urandom | tr -d ' \n')
+	{
+		echo "N=$KBI_NONCE"
+		echo "SHA=$(sha256sum < "$A" | cut -d' ' -f1)"
+		echo "SIZE=$size"
+		echo "PIECES='$KBI_PIECES'"
+		echo "PIECE_SHAS='${psha# }'"
+		echo "LIST_SHA=$(cd "$T/ref" && find . | LC_ALL=C sort | sha256sum | cut -d' ' -f1)"
+		echo "FILES_SHA=$(cd "$T/ref" && find . -type f | LC_ALL=C sort |
+			xargs sha256sum | sha256sum | cut -d' ' -f1)"
+	} > "$T/expect"
+}
+
+kbi_t_boot() {
+	local base=$1 what=$2 rc n c i f want s npieces nonce=$KBI_NONCE
+	npieces=$(echo $KBI_PIECES | wc -w)
+	mkdir "$T/run" && cp "$T/expect" "$T/run/" &&
+		( cd "$T/run" && find . -mindepth 1 | cpio --quiet -o -H newc -R 0:0 ) > "$T/run.cpio" &&
+		cat "$base" "$T/run.cpio" > "$T/initrd.cpio" || { bad "initramfs for this run"; return; }
+	s=$(date +%s)
+	kbi_qemu "$IMG" "$T/initrd.cpio" "$T/serial.log" "$TIMEOUT" >"$T/qemu.log" 2>&1
+	rc=$?
+	echo "note: $KBI_QEMU: exit $rc after $(($(date +%s) - s)) s"
+	tr -d '\r' < "$T/serial.log" > "$T/console"
+	case $rc in
+	0) ;;
+	124|137) tail -n 30 "$T/console"; bad "boot timed out after ${TIMEOUT} s"; return ;;
+	*) cat "$T/qemu.log"; tail -n 30 "$T/console"; bad "qemu exited $rc"; return ;;
+	esac
+	grep "^KHE2E $nonce " "$T/console" > "$T/report"
+	sed 's/^/     guest: /' "$T/report"
+	n=0
+	grep -q "^KHE2E $nonce FAIL" "$T/report" && n=1
+	# Not anchored: on x86 SeaBIOS' escapes precede the first line.
+	grep -q "KHE2E $nonce START ${KBI_VERSION//./\\.}" "$T/console" ||
+		{ echo "FAIL the guest did not start a $KBI_VERSION kernel"; n=1; }
+	want="busybox-tar x1-list x1-files dmesg"
+	for f in sys proc; do
+		want="$want $f-sha256 $f-size $f-readonly"
+		for i in $(seq 1 "$npieces"); do want="$want $f-dd-$i"; done
+	done
+	for c in $want; do
+		grep -qx "KHE2E $nonce OK $c" "$T/report" || { echo "FAIL missing from the guest: $c"; n=1; }
+	done
+	grep -qx "KHE2E $nonce DONE" "$T/report" || { echo "FAIL no DONE from the guest"; n=1; }
+	if [ $n != 0 ]; then
+		fail=1
+		echo "--- console (last 40 lines)"
+		tail -n 40 "$T/console"
+	else
+		ok "booted ${what}TCG, $(($(date +%s) - s)) s): /sys and /proc serve the archive's bytes; $npieces dd pieces each; busybox tar unpacks it"
 	fi
-	KBI_IMAGES=$final
+}
+
+kbi_t_same_tree() {
+	[ "$(cd "$1" && find . -printf '%y %p %l\n' | LC_ALL=C sort)" = \
+		"$(cd "$2" && find . -printf '%y %p %l\n' | LC_ALL=C sort)" ] &&
+		diff -r --no-dereference "$1" "$2" >/dev/null
+}
+
+kbi_t_extract_tar() {
+	"$K" extract "$A" "$T/x-tar" 2>"$T/err" || { cat "$T/err"; die "extract of the .tar.xz"; }
+	kbi_t_same_tree "$T/x-tar" "$T/ref" && ok "extract of the .tar.xz = GNU tar's tree" ||
+		bad "extract of the .tar.xz differs from GNU tar's tree"
+}
+
+kbi_t_verify() {
+	local want=$1 pat=$2 rc
+	"$K" verify --rebuild --srctree "$W" --objtree "$W" --arch "$KBI_SRCARCH" --mtime "$KBI_TS" "$3" \
+		>"$T/v.out" 2>&1
+	rc=$?
+	[ $rc = "$want" ] && { [ -z "$pat" ] || grep -q -- "$pat" "$T/v.out"; } && return 0
+	echo "     verify $3: exit $rc, want $want${pat:+ and '$pat'}:"; sed 's/^/     /' "$T/v.out" | head -n 20
+	return 1
+}
+
+kbi_t_edit() {
+	local pristine
+	pristine=$(sha256sum < "$KBI_TREE/$1")
+	sed -i '$a #define KH_BUILTIN_EDIT 1' "$W/$1" || die "edit $1"
+	[ "$(sha256sum < "$KBI_TREE/$1")" = "$pristine" ] || die "the edit reached the cached tree's $1"
+}
+
+kbi_t_untouched() {
+	grep -q KH_BUILTIN_EDIT "$KBI_TREE/$1" && bad "the cached tree was edited" ||
+		ok "the cached tree is untouched"
 }

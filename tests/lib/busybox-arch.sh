@@ -1,6 +1,7 @@
 # tests/lib/busybox-arch.sh: Debian's busybox-static for another architecture.
 #
-# Source this file from bash (after nothing: it sources kernel-trees.sh);
+# Source this file from bash (after nothing: it sources kernel-trees.sh
+# and boot.sh);
 # it defines functions and sets no options.
 #
 #   bba_busybox DEBARCH   echo the path of a static busybox for the Debian
@@ -27,6 +28,7 @@
 # Returns non-zero and says why on stderr on failure.
 
 . "${TOP:-.}/tests/lib/kernel-trees.sh"
+. "${TOP:-.}/tests/lib/boot.sh"
 
 BBA_RECIPE=1
 
@@ -37,16 +39,7 @@ bba__die() {
 
 # bba__fetched DEBARCH: echo the newest finished fetch's directory.
 bba__fetched() {
-	local d best= bv= v
-	for d in "$KT_CACHE/src/busybox-static_"*"_$1"/; do
-		[ -f "$d.kt-stamp" ] || continue
-		v=$(sed -n 's/^version=//p' "$d.kt-stamp")
-		if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$bv"; then
-			best=${d%/}
-			bv=$v
-		fi
-	done
-	[ -n "$best" ] && echo "$best"
+	kt__newest "$KT_CACHE/src/busybox-static_"*"_$1"
 }
 
 # bba__suite: the machine's release codename (the suite of its Debian entry).
@@ -58,79 +51,27 @@ bba__suite() {
 }
 
 bba__fetch_locked() {
-	local arch=$1 apt suite kind uri signed line= deb pv final tmp
-	apt=$KT_CACHE/apt-arch
+	local suite
 	suite=$(bba__suite) || return 1
-	while read -r kind uri signed; do
-		[ "$kind" = debian ] || continue
-		line="deb [arch=$arch${signed:+ signed-by=$signed}] $uri $suite main"
-	done < <(kt__apt_uris)
-	[ -n "$line" ] || { bba__die "no Debian entry in the machine's apt sources (deb822 *.sources) to fetch busybox-static:$arch from"; return 1; }
-	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/parts" "$apt/dl" || return 1
-	rm -f "$apt/parts/"* "$apt/dl/"*
-	printf '%s\n' "$line" >"$apt/sources.list"
-	local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o "Dir::Etc::SourceParts=$apt/parts"
-		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache"
-		-o "APT::Architectures::=$(dpkg --print-architecture)" -o "APT::Architectures::=$arch"
-		-o APT::Get::List-Cleanup=0 -o APT::Sandbox::User=root -q)
-	echo "busybox-arch: fetching busybox-static:$arch from $suite" >&2
-	apt-get "${opts[@]}" update >&2 ||
-		{ bba__die "apt-get update of $suite for $arch failed (line: $line)"; return 1; }
-	( cd "$apt/dl" && apt-get "${opts[@]}" download "busybox-static:$arch" >&2 ) ||
-		{ bba__die "apt-get download busybox-static:$arch from $suite failed"; return 1; }
-	deb=$(ls "$apt/dl/busybox-static_"*"_$arch.deb" 2>/dev/null | head -n1)
-	[ -f "$deb" ] || { bba__die "apt-get download left no busybox-static $arch .deb"; return 1; }
-	pv=$(dpkg-deb -f "$deb" Version) || { bba__die "$deb: no version"; return 1; }
-	final=$KT_CACHE/src/busybox-static_$(kt__file_safe "$pv")_$arch
-	tmp=$KT_CACHE/src/.tmp.${final##*/}.$BASHPID
-	rm -rf "$KT_CACHE/src/.tmp.${final##*/}."* "$final"
-	mkdir -p "$tmp/bin" && dpkg -x "$deb" "$tmp/x" &&
-		mv "$tmp/x/bin/busybox" "$tmp/bin/busybox" && rm -rf "$tmp/x" &&
-		printf 'package=busybox-static:%s\nversion=%s\nsuite=%s\nfetched=%s\n' \
-			"$arch" "$pv" "$suite" "$(date -u '+%F %T')" >"$tmp/.kt-stamp" &&
-		sync -f "$tmp" && mv -T "$tmp" "$final" ||
-		{ rm -rf "$tmp" "$deb"; bba__die "unpacking $deb failed (no bin/busybox?)"; return 1; }
-	rm -f "$deb"
-	echo "$final"
+	kt__fetch_deb "$KT_CACHE/apt-arch" debian "$suite" busybox-static "$1" bin/busybox
 }
 
 bba_busybox() {
 	[ $# = 1 ] || { bba__die "usage: bba_busybox DEBARCH"; return 1; }
 	local d
-	d=$(bba__fetched "$1") || {
-		mkdir -p "$KT_CACHE/src" || { bba__die "cannot create $KT_CACHE/src"; return 1; }
-		d=$(
-			exec 9>"$KT_CACHE/src/.lock" || exit 1
-			flock 9 || exit 1
-			bba__fetched "$1" && exit 0
-			bba__fetch_locked "$1"
-		) || return 1
-	}
+	d=$(bba__fetched "$1") || d=$(kt__src_locked bba__fetched bba__fetch_locked "$1") || return 1
 	[ -x "$d/bin/busybox" ] || { bba__die "$d/bin/busybox: missing"; return 1; }
 	echo "$d/bin/busybox"
 }
 
 bba_initramfs() {
 	[ $# = 2 ] || { bba__die "usage: bba_initramfs DEBARCH INIT"; return 1; }
-	local arch=$1 init=$2 bb key dir out tmp
+	local arch=$1 init=$2 bb key out
 	bb=$(bba_busybox "$arch") || return 1
 	key=$( { sed -n 's/^version=//p' "${bb%/bin/busybox}/.kt-stamp"; cat "$init"; echo "$BBA_RECIPE"; } |
 		sha256sum | cut -c1-16)
-	dir=$KT_CACHE/boot
-	out=$dir/initramfs-$arch-$key.cpio
-	if [ ! -f "$out" ]; then
-		mkdir -p "$dir" || { bba__die "cannot create $dir"; return 1; }
-		tmp=$(mktemp -d "$dir/.tmp.XXXXXX") || return 1
-		mkdir -p "$tmp/root/bin" "$tmp/root/dev" "$tmp/root/proc" \
-			"$tmp/root/sys" "$tmp/root/tmp" &&
-			cp "$bb" "$tmp/root/bin/busybox" &&
-			ln -s busybox "$tmp/root/bin/sh" &&
-			install -m 0755 "$init" "$tmp/root/init" &&
-			( cd "$tmp/root" && find . | LC_ALL=C sort |
-				cpio --quiet -o -H newc -R 0:0 ) >"$tmp/base.cpio" &&
-			mv "$tmp/base.cpio" "$out" ||
-			{ rm -rf "$tmp"; bba__die "cannot build the $arch initramfs"; return 1; }
-		rm -rf "$tmp"
-	fi
+	out=$KT_CACHE/boot/initramfs-$arch-$key.cpio
+	[ -f "$out" ] || kb_initramfs_build "$bb" "$init" "$out" ||
+		{ bba__die "cannot build the $arch initramfs"; return 1; }
 	echo "$out"
 }

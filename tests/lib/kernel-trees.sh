@@ -73,19 +73,38 @@ kt__file_safe() {
 	printf '%s\n' "$1" | tr -c 'A-Za-z0-9.+_~\n-' '_'
 }
 
-# kt__fetched VERSION: echo the directory of the newest finished fetch of
-# linux-source-VERSION, or fail if there is none.
-kt__fetched() {
+# kt__newest DIR...: echo the DIR (a finished fetch: .kt-stamp inside)
+# whose stamp has the highest Debian version, or fail if none is finished.
+kt__newest() {
 	local d best= bv= v
-	for d in "$KT_CACHE/src/linux-source-$1_"*/; do
-		[ -f "$d.kt-stamp" ] || continue
-		v=$(sed -n 's/^version=//p' "$d.kt-stamp")
+	for d in "$@"; do
+		[ -f "$d/.kt-stamp" ] || continue
+		v=$(sed -n 's/^version=//p' "$d/.kt-stamp")
 		if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$bv"; then
-			best=${d%/}
+			best=$d
 			bv=$v
 		fi
 	done
 	[ -n "$best" ] && echo "$best"
+}
+
+# kt__fetched VERSION: echo the directory of the newest finished fetch of
+# linux-source-VERSION, or fail if there is none.
+kt__fetched() {
+	kt__newest "$KT_CACHE/src/linux-source-$1_"*
+}
+
+# kt__src_locked FETCHED FETCH ARG: under src/.lock (one fetch at a time
+# machine-wide), echo `FETCHED ARG`, the finished fetch another run may
+# have made meanwhile, else run `FETCH ARG` (it echoes its directory).
+kt__src_locked() {
+	mkdir -p "$KT_CACHE/src" || { kt__die "cannot create $KT_CACHE/src"; return 1; }
+	(
+		exec 9>"$KT_CACHE/src/.lock" || exit 1
+		flock 9 || exit 1
+		"$1" "$3" && exit 0
+		"$2" "$3"
+	)
 }
 
 # kt_pkgver VERSION: the Debian version of linux-source-VERSION: the
@@ -163,48 +182,67 @@ kt_fetch() {
 	local ver=$1
 	[ -n "${KT_SUITE[$ver]+x}" ] ||
 		{ kt__die "linux-source-$ver: not installed, and no known suite carries it (known: ${!KT_SUITE[*]})"; return 1; }
-	mkdir -p "$KT_CACHE/src" || { kt__die "cannot create $KT_CACHE/src"; return 1; }
-	(
-		exec 9>"$KT_CACHE/src/.lock" || exit 1
-		flock 9 || exit 1
-		kt__fetched "$ver" && exit 0
-		kt__fetch_locked "$ver"
-	)
+	kt__src_locked kt__fetched kt__fetch_locked "$ver"
 }
 
-kt__fetch_locked() {
-	local ver=$1 suite=${KT_SUITE[$1]} want=${KT_ARCHIVE[$1]} apt kind uri signed
-	local line= tmp deb pv final
-	apt=$KT_CACHE/apt
+# kt__apt_download APT KIND SUITE PKG DEBARCH: download PKG (the DEBARCH
+# one if DEBARCH is not empty) from SUITE of the machine's KIND entry
+# (debian or security, kt__apt_uris) with the private apt directory APT
+# into APT/dl; echo the .deb's path.  Installs nothing; DEBARCH needs no
+# dpkg architecture added (APT::Architectures names it for this apt only).
+kt__apt_download() {
+	local apt=$1 want=$2 suite=$3 pkg=$4 arch=$5 kind uri signed o line= deb
 	while read -r kind uri signed; do
 		[ "$kind" = "$want" ] || continue
-		line="deb${signed:+ [signed-by=$signed]} $uri $suite main"
+		o=${arch:+arch=$arch}
+		[ -z "$signed" ] || o="${o:+$o }signed-by=$signed"
+		line="deb${o:+ [$o]} $uri $suite main"
 	done < <(kt__apt_uris)
-	[ -n "$line" ] || { kt__die "no $want entry in the machine's apt sources (deb822 *.sources) to fetch $suite from"; return 1; }
+	[ -n "$line" ] || { kt__die "no $want entry in the machine's apt sources (deb822 *.sources) to fetch $pkg${arch:+:$arch} from $suite"; return 1; }
 	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/parts" "$apt/dl" || return 1
 	rm -f "$apt/parts/"* "$apt/dl/"*
 	printf '%s\n' "$line" >"$apt/$suite.list"
 	local opts=(-o "Dir::Etc::SourceList=$apt/$suite.list" -o "Dir::Etc::SourceParts=$apt/parts"
-		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache"
-		-o APT::Get::List-Cleanup=0 -o APT::Sandbox::User=root -q)
-	echo "kernel-trees: fetching linux-source-$ver from $suite" >&2
+		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache")
+	[ -z "$arch" ] || opts+=(-o "APT::Architectures::=$(dpkg --print-architecture)"
+		-o "APT::Architectures::=$arch")
+	opts+=(-o APT::Get::List-Cleanup=0 -o APT::Sandbox::User=root -q)
+	echo "kernel-trees: fetching $pkg${arch:+:$arch} from $suite" >&2
 	apt-get "${opts[@]}" update >&2 ||
-		{ kt__die "apt-get update of $suite failed (line: $line)"; return 1; }
-	( cd "$apt/dl" && apt-get "${opts[@]}" download "linux-source-$ver" >&2 ) ||
-		{ kt__die "apt-get download linux-source-$ver from $suite failed"; return 1; }
-	deb=$(ls "$apt/dl/linux-source-${ver}_"*.deb 2>/dev/null | head -n1)
-	[ -f "$deb" ] || { kt__die "apt-get download left no linux-source-$ver .deb"; return 1; }
+		{ kt__die "apt-get update of $suite${arch:+ for $arch} failed (line: $line)"; return 1; }
+	( cd "$apt/dl" && apt-get "${opts[@]}" download "$pkg${arch:+:$arch}" >&2 ) ||
+		{ kt__die "apt-get download $pkg${arch:+:$arch} from $suite failed"; return 1; }
+	deb=$(ls "$apt/dl/${pkg}_"*"_${arch:-*}.deb" 2>/dev/null | head -n1)
+	[ -f "$deb" ] || { kt__die "apt-get download left no $pkg${arch:+ $arch} .deb"; return 1; }
+	echo "$deb"
+}
+
+# kt__fetch_deb APT KIND SUITE PKG DEBARCH FILE: kt__apt_download, then
+# keep the package's FILE (a path in it) as
+# $KT_CACHE/src/PKG_PKGVER[_DEBARCH]/FILE with a .kt-stamp beside; echo
+# that directory.  Call it under src/.lock (kt__src_locked); unpacked
+# under a temporary name, stamped and renamed into place, so a directory
+# that exists is complete.
+kt__fetch_deb() {
+	local suite=$3 pkg=$4 arch=$5 file=$6 deb pv final tmp
+	deb=$(kt__apt_download "$@") || return 1
 	pv=$(dpkg-deb -f "$deb" Version) || { kt__die "$deb: no version"; return 1; }
-	final=$KT_CACHE/src/linux-source-${ver}_$(kt__file_safe "$pv")
+	final=$KT_CACHE/src/${pkg}_$(kt__file_safe "$pv")${arch:+_$arch}
 	tmp=$KT_CACHE/src/.tmp.${final##*/}.$BASHPID
 	rm -rf "$KT_CACHE/src/.tmp.${final##*/}."* "$final"
-	dpkg -x "$deb" "$tmp" && [ -f "$tmp/usr/src/linux-source-$ver.tar.xz" ] &&
-		printf 'package=linux-source-%s\nversion=%s\nsuite=%s\nfetched=%s\n' \
-			"$ver" "$pv" "$suite" "$(date -u '+%F %T')" >"$tmp/.kt-stamp" &&
+	mkdir -p "$tmp/${file%/*}" && dpkg -x "$deb" "$tmp/x" &&
+		mv "$tmp/x/$file" "$tmp/$file" && rm -rf "$tmp/x" &&
+		printf 'package=%s\nversion=%s\nsuite=%s\nfetched=%s\n' \
+			"$pkg${arch:+:$arch}" "$pv" "$suite" "$(date -u '+%F %T')" >"$tmp/.kt-stamp" &&
 		sync -f "$tmp" && mv -T "$tmp" "$final" ||
-		{ rm -rf "$tmp" "$deb"; kt__die "unpacking $deb failed"; return 1; }
+		{ rm -rf "$tmp" "$deb"; kt__die "unpacking $deb failed (no $file?)"; return 1; }
 	rm -f "$deb"
 	echo "$final"
+}
+
+kt__fetch_locked() {
+	kt__fetch_deb "$KT_CACHE/apt" "${KT_ARCHIVE[$1]}" "${KT_SUITE[$1]}" "linux-source-$1" "" \
+		"usr/src/linux-source-$1.tar.xz"
 }
 
 kt_key() {
@@ -276,46 +314,62 @@ kt__build() {
 	} >"$log" 2>&1
 }
 
-# kt__ensure VERSION FLAVOUR: echo the path of the finished tree, building it if needed.
-kt__ensure() {
-	local ver=$1 flavour=$2 key final lock log tmp start rc
-	key=$(kt_key "$ver" "$flavour") || return 1
-	final=$KT_CACHE/$key
-	[ -f "$final/.kt-stamp" ] && { echo "$final"; return 0; }
-
-	mkdir -p "$KT_CACHE" || { kt__die "cannot create $KT_CACHE"; return 1; }
-	lock=$KT_CACHE/$key.lock
-	log=$KT_CACHE/$key.log
+# kt__build_locked DIR KEY STAMP WHO WHEN STAMPER BUILD ARGS...: make sure
+# DIR/KEY exists with its STAMP file inside, building it if needed.  Under
+# DIR/KEY.lock (a second run waits for the first instead of repeating it),
+# unless that run finished it meanwhile: run `BUILD ARGS... TMP FINAL LOG`
+# in a subshell (TMP the temporary name DIR/.tmp.KEY.PID, FINAL = DIR/KEY,
+# LOG = DIR/KEY.log), write `STAMPER START` (START: the build's start,
+# seconds since the epoch) to TMP/STAMP and rename TMP to FINAL, so a tree
+# that exists is complete.  WHO starts the messages on stderr, WHEN says
+# how long a build takes.  The one lock / temporary / stamp / rename
+# discipline of kernel-trees.sh's and builtin.sh's caches.
+kt__build_locked() {
+	local dir=$1 key=$2 stamp=$3 who=$4 when=$5 stamper=$6
+	shift 6
+	local final=$dir/$key log=$dir/$key.log
+	[ -f "$final/$stamp" ] && return 0
+	mkdir -p "$dir" || { echo "$who: cannot create $dir" >&2; return 1; }
 	(
-		exec 9>"$lock" || exit 1
+		exec 9>"$dir/$key.lock" || exit 1
 		if ! flock -n 9; then
-			echo "kernel-trees: waiting for another run building $key" >&2
+			echo "$who: waiting for another run building $key" >&2
 			flock 9 || exit 1
 		fi
-		[ -f "$final/.kt-stamp" ] && exit 0
+		[ -f "$final/$stamp" ] && exit 0
 		# Leftovers of killed builds; we hold the lock, so none is running.
-		rm -rf "$KT_CACHE/.tmp.$key".* "$final"
-		tmp=$KT_CACHE/.tmp.$key.$BASHPID
-		echo "kernel-trees: building $key (minutes; log: $log)" >&2
+		rm -rf "$dir/.tmp.$key".* "$final"
+		tmp=$dir/.tmp.$key.$BASHPID
+		echo "$who: building $key ($when; log: $log)" >&2
 		start=$(date +%s)
-		if ! kt__build "$ver" "$flavour" "$tmp" "$final" "$log"; then
-			echo "kernel-trees: building $key failed; last lines of $log:" >&2
+		if ! ( "$@" "$tmp" "$final" "$log" ); then
+			echo "$who: building $key failed; last lines of $log:" >&2
 			tail -n 30 "$log" >&2
 			rm -rf "$tmp"
 			exit 1
 		fi
-		{
-			echo "key=$key"
-			echo "package=linux-source-$ver $(kt_pkgver "$ver")"
-			echo "arch=$KT_ARCH config=$KT_CONFIG flavour=$flavour recipe=$KT_RECIPE"
-			echo "built=$(date -u '+%F %T') seconds=$(($(date +%s) - start))"
-		} >"$tmp/.kt-stamp" && sync -f "$tmp" && mv -T "$tmp" "$final" ||
+		"$stamper" "$start" >"$tmp/$stamp" && sync -f "$tmp" && mv -T "$tmp" "$final" ||
 			{ rm -rf "$tmp"; exit 1; }
-		echo "kernel-trees: built $key in $(($(date +%s) - start)) s" >&2
+		echo "$who: built $key in $(($(date +%s) - start)) s" >&2
 	)
-	rc=$?
-	[ $rc = 0 ] || return $rc
-	echo "$final"
+}
+
+# kt__stamp START: the .kt-stamp of kt__ensure's build (its key, ver and
+# flavour, seen through bash's dynamic scope).
+kt__stamp() {
+	echo "key=$key"
+	echo "package=linux-source-$ver $(kt_pkgver "$ver")"
+	echo "arch=$KT_ARCH config=$KT_CONFIG flavour=$flavour recipe=$KT_RECIPE"
+	echo "built=$(date -u '+%F %T') seconds=$(($(date +%s) - $1))"
+}
+
+# kt__ensure VERSION FLAVOUR: echo the path of the finished tree, building it if needed.
+kt__ensure() {
+	local ver=$1 flavour=$2 key
+	key=$(kt_key "$ver" "$flavour") || return 1
+	kt__build_locked "$KT_CACHE" "$key" .kt-stamp kernel-trees minutes kt__stamp \
+		kt__build "$ver" "$flavour" || return
+	echo "$KT_CACHE/$key"
 }
 
 kt_src() {
