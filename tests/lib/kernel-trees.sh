@@ -212,7 +212,12 @@ kt__apt_download() {
 		{ kt__die "apt-get update of $suite${arch:+ for $arch} failed (line: $line)"; return 1; }
 	( cd "$apt/dl" && apt-get "${opts[@]}" download "$pkg${arch:+:$arch}" >&2 ) ||
 		{ kt__die "apt-get download $pkg${arch:+:$arch} from $suite failed"; return 1; }
-	deb=$(ls "$apt/dl/${pkg}_"*"_${arch:-*}.deb" 2>/dev/null | head -n1)
+	# Unquoted * for "any architecture": a quoted ${arch:-*} is no glob.
+	if [ -n "$arch" ]; then
+		deb=$(ls "$apt/dl/${pkg}_"*"_$arch.deb" 2>/dev/null | head -n1)
+	else
+		deb=$(ls "$apt/dl/${pkg}_"*.deb 2>/dev/null | head -n1)
+	fi
 	[ -f "$deb" ] || { kt__die "apt-get download left no $pkg${arch:+ $arch} .deb"; return 1; }
 	echo "$deb"
 }
