@@ -178,35 +178,24 @@ static int kh_pipe_tar_hashed(struct kh_hsink *hs, struct kh_record *rec,
 	return ret;
 }
 
-/* Block mode: tar stream -> blocks, compressed in parallel or taken
- * from the cache -> file. */
-static int kh_pipe_blocks(const struct kh_gen_opts *o,
-				 const struct kh_walk_list *list,
-				 struct kh_sink file, struct kh_state *cur,
-				 struct kh_record *rec,
-				 struct kh_gen_result *res,
-				 struct kh_error *err)
+/* The tar stream into tar (a compressor's sink), behind a hashing
+ * stage when rec is given; on_entry, if not NULL, hears where each
+ * entry starts (the block writer cuts there). Shared by both modes. */
+static int kh_pipe_tar(const struct kh_gen_opts *o,
+		       const struct kh_walk_list *list, struct kh_sink tar,
+		       kh_tarw_entry_fn *on_entry, void *ctx,
+		       struct kh_state *cur, struct kh_record *rec,
+		       struct kh_gen_result *res, struct kh_error *err)
 {
-	struct kh_xzbw_opts xo = { o->xz_preset, kh_pipe_block_size(o),
-				   o->threads, NULL };
 	struct kh_hsink *th = NULL;
-	struct kh_xzbw *xw = NULL;
 	struct kh_tarw *tw = NULL;
-	struct kh_sink tar;
-	int ret;
+	int ret = kh_pipe_tar_hash(o, rec, &tar, &th, err);
 
-	ret = kh_pipe_cache(o, res, &xo.cache, err);
-	if (ret < 0)
-		return ret;
-	ret = kh_xzbw_new(file, &xo, &xw, err);
-	if (ret == 0) {
-		tar = kh_xzbw_sink(xw);
-		ret = kh_pipe_tar_hash(o, rec, &tar, &th, err);
-	}
 	if (ret == 0)
 		ret = kh_tarw_new(tar, o->mtime, &tw, err);
 	if (ret == 0) {
-		kh_tarw_on_entry(tw, kh_xzbw_entry, xw);
+		if (on_entry)
+			kh_tarw_on_entry(tw, on_entry, ctx);
 		kh_tarw_record(tw, rec);
 		ret = kh_pipe_entries(o, list, tw, cur, res, err);
 	}
@@ -215,14 +204,39 @@ static int kh_pipe_blocks(const struct kh_gen_opts *o,
 	if (ret == 0)
 		ret = kh_pipe_tar_hashed(th, rec, err);
 	if (ret == 0)
+		res->tar_size = kh_tarw_size(tw);
+	kh_tarw_free(tw);
+	kh_hsink_free(th);
+	return ret;
+}
+
+/* Block mode: tar stream -> blocks, compressed in parallel or taken
+ * from the cache -> file. */
+static int kh_pipe_blocks(const struct kh_gen_opts *o,
+			  const struct kh_walk_list *list,
+			  struct kh_sink file, struct kh_state *cur,
+			  struct kh_record *rec, struct kh_gen_result *res,
+			  struct kh_error *err)
+{
+	struct kh_xzbw_opts xo = { .preset = o->xz_preset,
+				   .block_size = kh_pipe_block_size(o),
+				   .threads = o->threads };
+	struct kh_xzbw *xw = NULL;
+	int ret;
+
+	ret = kh_pipe_cache(o, res, &xo.cache, err);
+	if (ret < 0)
+		return ret;
+	ret = kh_xzbw_new(file, &xo, &xw, err);
+	if (ret == 0)
+		ret = kh_pipe_tar(o, list, kh_xzbw_sink(xw), kh_xzbw_entry, xw,
+				  cur, rec, res, err);
+	if (ret == 0)
 		ret = kh_xzbw_finish(xw, err);
 	if (ret == 0) {
-		res->tar_size = kh_tarw_size(tw);
 		res->xz_size = kh_xzbw_size(xw);
 		kh_xzbw_counts(xw, &res->blocks, &res->blocks_cached);
 	}
-	kh_tarw_free(tw);
-	kh_hsink_free(th);
 	kh_xzbw_free(xw);
 	if (ret == 0) {
 		struct kh_error cerr = KH_ERROR_INIT;
@@ -238,41 +252,22 @@ static int kh_pipe_blocks(const struct kh_gen_opts *o,
 
 /* Single mode: tar stream -> xz -> file. */
 static int kh_pipe_single(const struct kh_gen_opts *o,
-				 const struct kh_walk_list *list,
-				 struct kh_sink file, struct kh_state *cur,
-				 struct kh_record *rec,
-				 struct kh_gen_result *res,
-				 struct kh_error *err)
+			  const struct kh_walk_list *list,
+			  struct kh_sink file, struct kh_state *cur,
+			  struct kh_record *rec, struct kh_gen_result *res,
+			  struct kh_error *err)
 {
-	struct kh_hsink *th = NULL;
 	struct kh_xzw *xw = NULL;
-	struct kh_tarw *tw = NULL;
-	struct kh_sink tar;
 	int ret;
 
 	ret = kh_xzw_new(file, o->xz_preset, &xw, err);
-	if (ret == 0) {
-		tar = kh_xzw_sink(xw);
-		ret = kh_pipe_tar_hash(o, rec, &tar, &th, err);
-	}
 	if (ret == 0)
-		ret = kh_tarw_new(tar, o->mtime, &tw, err);
-	if (ret == 0) {
-		kh_tarw_record(tw, rec);
-		ret = kh_pipe_entries(o, list, tw, cur, res, err);
-	}
-	if (ret == 0)
-		ret = kh_tarw_finish(tw, err);
-	if (ret == 0)
-		ret = kh_pipe_tar_hashed(th, rec, err);
+		ret = kh_pipe_tar(o, list, kh_xzw_sink(xw), NULL, NULL, cur,
+				  rec, res, err);
 	if (ret == 0)
 		ret = kh_xzw_finish(xw, err);
-	if (ret == 0) {
-		res->tar_size = kh_tarw_size(tw);
+	if (ret == 0)
 		res->xz_size = kh_xzw_size(xw);
-	}
-	kh_tarw_free(tw);
-	kh_hsink_free(th);
 	kh_xzw_free(xw);
 	return ret;
 }
