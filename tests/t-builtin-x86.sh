@@ -17,11 +17,11 @@
 #     extracting the .tar.xz gives; `kheaders verify --rebuild` of the
 #     image against its tree matches, and after a header edit (no
 #     rebuild) names that header, exit 1;
-#   - bzImages with gzip, xz and zstd payloads, made by switching
-#     CONFIG_KERNEL_* and `make bzImage` (tests/lib/builtin.sh
-#     kbi_images; xz and zstd are visible to Kbuild for that step only:
-#     they are its own compressors of the payload): each payload is the
-#     one asked for; the switch recompiles nothing but the boot image's
+#   - bzImages with each of the seven payloads the kernel offers (gzip,
+#     bzip2, lzma, xz, lzo, lz4, zstd), made by switching CONFIG_KERNEL_*
+#     and `make bzImage` (tests/lib/builtin.sh kbi_images; xz is visible
+#     to Kbuild for that step only: it is its own compressor of the
+#     payload): each payload is the one asked for (its magic); the switch recompiles nothing but the boot image's
 #     objects and kernel/kheaders.o, whose archive changes in
 #     include/generated/autoconf.h alone (the CONFIG_KERNEL_* define:
 #     kheaders regenerates on config changes, unlike upstream's rules,
@@ -109,8 +109,8 @@ s=$(date +%s)
 kbi_images || die "no bzImages of each payload"
 echo "note: payload images $KBI_IMAGES ($(($(date +%s) - s)) s to get)"
 
-# The payloads: gzip is the tree's own; xz, zstd and gzip again were
-# each made by switching CONFIG_KERNEL_* and `make bzImage`.
+# The payloads: gzip is the tree's own; the six others and gzip again
+# were each made by switching CONFIG_KERNEL_* and `make bzImage`.
 payload() {   # bzImage: print the payload's first bytes, hex
 	python3 - "$1" <<'PY'
 import struct, sys
@@ -118,10 +118,13 @@ d = open(sys.argv[1], 'rb').read()
 assert d[0x202:0x206] == b'HdrS', "no bzImage header"
 setup = (d[0x1f1] or 4) + 1
 off, = struct.unpack_from('<I', d, 0x248)
-print(d[setup * 512 + off:setup * 512 + off + 6].hex())
+print(d[setup * 512 + off:setup * 512 + off + 9].hex())
 PY
 }
-declare -A MAGIC=([gzip]=1f8b [xz]=fd377a585a00 [zstd]=28b52ffd)
+# The magic of each compressor's output as Kbuild runs it (bzip2 -9,
+# lzma -9: 64 MiB dictionary, lzop, lz4 -l: the legacy frame).
+declare -A MAGIC=([gzip]=1f8b [bzip2]=425a6839 [lzma]=5d0000000004 [xz]=fd377a585a00
+	[lzo]=894c5a4f000d0a1a0a [lz4]=02214c18 [zstd]=28b52ffd)
 first=${KBI_COMP%% *}
 prev=$KBI_IMAGES/archive.$first
 for c in ${KBI_COMP#"$first"} "$first"; do

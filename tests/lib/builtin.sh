@@ -27,10 +27,13 @@
 #                      that fails and says "TOOL was run"), KHEADERS set
 #                      to $KHEADERS and the cache entry's
 #                      KBUILD_BUILD_TIMESTAMP; output to LOG.
-#                      KBI_ALLOW="xz zstd" leaves those tools visible.
+#                      KBI_ALLOW="xz" leaves that tool visible (the
+#                      payload compressors bzip2, lzma, lzop, lz4 and
+#                      zstd are never hidden).
 #   kbi_hidden_run LOG true if LOG shows that a hidden tool was run.
 #   kbi_images         x86_64: make sure the cached bzImages of every
-#                      payload in KBI_COMP exist (built from a copy of
+#                      payload in KBI_COMP (all seven the kernel offers)
+#                      exist (built from a copy of
 #                      KBI_TREE by switching CONFIG_KERNEL_* and `make
 #                      bzImage`), set KBI_IMAGES to their directory (see
 #                      kbi__images_build for what it holds).
@@ -42,16 +45,17 @@
 #                      makes that exit qemu; no ACPI/PSCI driver needed).
 #
 # Variables: KBI_TS, the KBUILD_BUILD_TIMESTAMP every build uses (verify
-# needs it as --mtime); KBI_COMP (x86_64: "gzip xz zstd"), the payloads
-# kbi_images builds, the first being the tree's own.
+# needs it as --mtime); KBI_COMP (x86_64: "gzip bzip2 lzma xz lzo lz4
+# zstd"), the payloads kbi_images builds, the first being the tree's own.
 #
 # Cache layout (under $KHEADERS_CACHE, beside kernel-trees.sh's):
 #   KEY/            finished tree (KEY/.kbi-stamp inside): the 7.3 source
 #                   from kt_tarball, `make tinyconfig`, the fragment,
 #                   `olddefconfig`, scripts/kbuild-install, `make all`.
-#   KEY.images/     kbi_images' bzImages (.kbi-stamp inside)
-#   KEY.lock KEY.images.lock   flock(1) held while building
-#   KEY.log KEY.images.log     output of the last build
+#   KEY.images-H/   kbi_images' bzImages (.kbi-stamp inside); H hashes
+#                   KBI_COMP, so another list of payloads is built anew
+#   KEY.lock KEY.images-H.lock   flock(1) held while building
+#   KEY.log KEY.images-H.log     output of the last build
 #   .tmp.KEY.PID/   a build in progress (or left by a killed one)
 # A build runs under the temporary name, gets its stamp, and is renamed
 # into place (absolute paths rewritten first), so a tree that exists is
@@ -94,7 +98,7 @@ kbi_arch() {
 		KBI_IMAGE=arch/x86/boot/bzImage
 		KBI_CONSOLE=ttyS0
 		KBI_QEMU=qemu-system-x86_64
-		KBI_COMP="gzip xz zstd"
+		KBI_COMP="gzip bzip2 lzma xz lzo lz4 zstd"
 		KBI_FRAGMENT="$KBI_FRAGMENT_COMMON
 CONFIG_KERNEL_GZIP=y
 # CONFIG_KERNEL_XZ is not set
@@ -207,6 +211,7 @@ kbi__stamp() {
 }
 
 kbi__images_stamp() {
+	echo "payloads=$KBI_COMP"
 	echo "built=$(date -u '+%F %T') seconds=$(($(date +%s) - $1))"
 }
 
@@ -269,10 +274,10 @@ kbi__images_build() {
 		cp "$tmp/tree/$KBI_IMAGE" "$tmp/bzImage.$first" &&
 			cp "$tmp/tree/kernel/kheaders_data.tar.xz" "$tmp/archive.$first" || exit 1
 		for c in ${KBI_COMP#"$first"} "$first"; do
-			echo "== CONFIG_KERNEL_$c, make bzImage (xz and zstd allowed: Kbuild's compressors)"
+			echo "== CONFIG_KERNEL_$c, make bzImage (xz allowed: Kbuild's compressor of the payload)"
 			kbi__switch "$tmp/tree" "$tmp/cfg.log" "$c" || { cat "$tmp/cfg.log"; exit 1; }
 			stat -c '%i %Y' "$tmp/tree/kernel/kheaders.o" >"$tmp/kheaders.o.$c" || exit 1
-			KBI_ALLOW="xz zstd" kbi_make "$tmp/tree" "$tmp/make.$c.log" bzImage ||
+			KBI_ALLOW="xz" kbi_make "$tmp/tree" "$tmp/make.$c.log" bzImage ||
 				{ cat "$tmp/make.$c.log"; exit 1; }
 			cat "$tmp/make.$c.log"
 			stat -c '%i %Y' "$tmp/tree/kernel/kheaders.o" >>"$tmp/kheaders.o.$c" &&
@@ -289,7 +294,8 @@ kbi__images_build() {
 kbi_images() {
 	[ -n "$KBI_COMP" ] || { kbi__die "kbi_images: no payload variants for $KBI_ARCH"; return 1; }
 	[ -n "${KBI_TREE-}" ] || { kbi__die "kbi_images: call kbi_tree first"; return 1; }
-	local key=${KBI_TREE##*/}.images
+	local key
+	key=${KBI_TREE##*/}.images-$(printf '%s' "$KBI_COMP" | sha256sum | cut -c1-8)
 	kt__build_locked "$KBI_CACHE" "$key" .kbi-stamp builtin minutes kbi__images_stamp \
 		kbi__images_build || return
 	KBI_IMAGES=$KBI_CACHE/$key
