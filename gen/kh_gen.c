@@ -47,19 +47,14 @@
  * the bytes as they went out (never read back from the file). */
 struct kh_gen_written {
 	int known;
-	unsigned char sha256[KH_SHA256_LEN];
-	unsigned char xxh128[KH_XXH128_LEN];
-	unsigned long long size;
+	struct kh_hsink_sum sum;
 };
 
 static void kh_gen_written_set(struct kh_gen_written *w,
-			       const unsigned char *sha256,
-			       const unsigned char *xxh128, uint64_t size)
+			       const struct kh_hsink_sum *sum)
 {
 	w->known = 1;
-	memcpy(w->sha256, sha256, KH_SHA256_LEN);
-	memcpy(w->xxh128, xxh128, KH_XXH128_LEN);
-	w->size = size;
+	w->sum = *sum;
 }
 
 /* Write a small output (stub, manifest) from memory into a new
@@ -70,7 +65,7 @@ static int kh_gen_write_text(const struct kh_gen_opts *o, const char *path,
 			     struct kh_afile **out, struct kh_gen_written *w,
 			     struct kh_error *err)
 {
-	unsigned char sha[KH_SHA256_LEN], xxh[KH_XXH128_LEN];
+	struct kh_hsink_sum sum = { .size = len };
 	int ret;
 
 	*out = NULL;
@@ -78,10 +73,10 @@ static int kh_gen_write_text(const struct kh_gen_opts *o, const char *path,
 	if (ret == 0)
 		ret = kh_afile_write(*out, text, len, err);
 	if (ret == 0 && o->state) {
-		ret = kh_hash_sha256(text, len, sha, err);
-		kh_hash_xxh128(text, len, xxh);
+		ret = kh_hash_sha256(text, len, sum.sha256, err);
+		kh_hash_xxh128(text, len, sum.xxh128);
 		if (ret == 0)
-			kh_gen_written_set(w, sha, xxh, len);
+			kh_gen_written_set(w, &sum);
 	}
 	if (ret < 0) {
 		kh_afile_abort(*out);
@@ -103,7 +98,7 @@ static int kh_gen_archive(const struct kh_gen_opts *o,
 				err);
 
 	if (ret == 0 && summed)
-		kh_gen_written_set(w, sum.sha256, sum.xxh128, sum.size);
+		kh_gen_written_set(w, &sum);
 	return ret;
 }
 
@@ -327,8 +322,8 @@ static int kh_gen_save_state(const struct kh_gen_opts *o,
 					    "without its digests (internal "
 					    "error)");
 		ret = kh_state_add_output(cur, roles[i], paths[i],
-					  w[i].sha256, w[i].xxh128, w[i].size,
-					  err);
+					  w[i].sum.sha256, w[i].sum.xxh128,
+					  w[i].sum.size, err);
 		if (ret == 0) {
 			kh_skip_ostat(paths[i], &os);
 			kh_state_set_output_stat(cur, &os);
@@ -445,7 +440,8 @@ static int kh_gen_refresh_manifest(const struct kh_gen_opts *o,
 		kh_afile_abort(af);
 	if (ret == 0 && o->state) {
 		ret = kh_state_add_output(cur, "manifest", o->manifest,
-					  w.sha256, w.xxh128, w.size, err);
+					  w.sum.sha256, w.sum.xxh128,
+					  w.sum.size, err);
 		*wrote = ret == 0;
 	}
 	return ret;
