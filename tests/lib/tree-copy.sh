@@ -10,6 +10,12 @@
 #                   (scripts/kbuild-install and Kconfig do that).
 #                   Absolute paths of SRC recorded in those generated files
 #                   are rewritten to DST.
+# tc_unshare DST DIR...
+#                   makes every file under DST/DIR a file of DST's own
+#                   (no hard link to the cache): for a test that needs
+#                   what `ls -l` prints of them to stay put while other
+#                   tests copy and remove the same cached tree (each
+#                   copy adds to the link count of the shared inodes).
 # tc_retarget OBJ OLDSRC NEWSRC
 #                   points an O= objtree copy at another source tree
 #                   (its Makefile and `source` link name the srctree).
@@ -40,6 +46,16 @@ tc__copy() {
 	local rc=$?
 	rm -f "$list"
 	return $rc
+}
+
+tc_unshare() {
+	local dst=$1 d
+	shift
+	for d; do
+		mv "$dst/$d" "$dst/$d.tc-shared" &&
+			cp -a "$dst/$d.tc-shared" "$dst/$d" &&
+			rm -rf "$dst/$d.tc-shared" || return 1
+	done
 }
 
 # tc__relocate OLD NEW LIST: in DST (cwd of NEW) rewrite the absolute
