@@ -123,7 +123,7 @@ PY
 }
 # The magic of each compressor's output as Kbuild runs it (bzip2 -9,
 # lzma -9: 64 MiB dictionary, lzop, lz4 -l: the legacy frame).
-declare -A MAGIC=([gzip]=1f8b [bzip2]=425a6839 [lzma]=5d0000000004 [xz]=fd377a585a00
+declare -A MAGIC=([gzip]=1f8b [bzip2]=425a6839 [lzma]=5d00000004 [xz]=fd377a585a00
 	[lzo]=894c5a4f000d0a1a0a [lz4]=02214c18 [zstd]=28b52ffd)
 first=${KBI_COMP%% *}
 prev=$KBI_IMAGES/archive.$first
