@@ -34,13 +34,20 @@
 #                                  FILE, return its status
 fail=${fail:-0}
 RB_SHIM=${KH_BUILD:-}/tests/shim-fault.so
-RB_PRIVS=()
 RB_MOUNTS=()
+# rb_priv's directories live under one root made here, in the test's own
+# shell: rb_priv runs in a command substitution, a subshell, so a list it
+# kept would be lost and its directories left behind in /tmp.
+# The runner's KH_TEST_TAG names it, so that the runner can tell a test
+# that leaves it behind.
+RB_ROOT=$(mktemp -d "/tmp/kheaders-rb.${KH_TEST_TAG:-x}.XXXXXX") && chmod 755 "$RB_ROOT" ||
+	{ echo "FAIL cannot make a directory under /tmp"; exit 1; }
 
 rb_cleanup() {
-	local m d
+	local m
 	for m in "${RB_MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
-	for d in "${RB_PRIVS[@]}"; do chmod -R u+rwX "$d" 2>/dev/null; rm -rf "$d"; done
+	chmod -R u+rwX "$RB_ROOT" 2>/dev/null
+	rm -rf "$RB_ROOT"
 }
 trap rb_cleanup EXIT
 
@@ -63,9 +70,8 @@ rb_expect() {
 
 rb_priv() {
 	local d
-	d=$(mktemp -d /tmp/kheaders-rb.XXXXXX) || return 1
+	d=$(mktemp -d "$RB_ROOT/p.XXXXXX") || return 1
 	chmod 755 "$d"
-	RB_PRIVS+=("$d")
 	echo "$d"
 }
 
