@@ -32,7 +32,14 @@ tc_copy() {
 
 tc__copy() {
 	local src=$1 dst=$2
-	cp -al "$src" "$dst" 2>/dev/null || cp -a "$src" "$dst" || return 1
+	[ ! -e "$dst" ] || { echo "tc_copy: $dst already exists" >&2; return 1; }
+	# Hard links need SRC and DST on one mount: a tmpfs /tmp, or a cache
+	# bind-mounted from elsewhere, refuses them after cp has made DST's
+	# directories. The half-made DST goes first, or the full copy would
+	# land inside it, as DST/<name of SRC>.
+	if ! cp -al "$src" "$dst" 2>/dev/null; then
+		rm -rf "$dst" && cp -a "$src" "$dst" || return 1
+	fi
 	# One tar pipe, not a cp per file: a 5.10 tree has thousands of
 	# generated include/config/*.h. The links are removed first: unlinking
 	# one while tar reads its twin would change the twin's ctime under it.
