@@ -132,7 +132,9 @@ kbi_key() {
 	h=$(printf '%s\nrecipe=%s\nts=%s\n' "$KBI_FRAGMENT" "$KBI_RECIPE" "$KBI_TS" |
 		sha256sum | cut -c1-12)
 	cc=$("$KBI_CC" --version | head -n 1 | sha256sum | cut -c1-8)
-	printf 'builtin-%s_%s-%s-%s-cc%s-r%s\n' "$KBI_VERSION" "$pv" "$KBI_ARCH" "$h" "$cc" "$KBI_RECIPE"
+	# KT_PROBED (kernel-trees.sh): the tools Kconfig probes besides cc.
+	printf 'builtin-%s_%s-%s-%s-cc%s-t%s-r%s\n' "$KBI_VERSION" "$pv" "$KBI_ARCH" "$h" "$cc" \
+		"$KT_PROBED" "$KBI_RECIPE"
 }
 
 # kbi__nobin DIR: stubs of the tools Kbuild must not need.

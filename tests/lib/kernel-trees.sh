@@ -58,6 +58,22 @@ KT_RECIPE=1
 KT_ARCH=x86_64
 KT_CONFIG=defconfig
 
+# Kconfig asks tools it finds on PATH for their versions and writes the
+# answers into .config and autoconf.h (7.3: CONFIG_RUSTC_VERSION, the
+# RUSTC_HAS_* probes; CONFIG_PAHOLE_VERSION), which the archive holds. A
+# tree prepared where rustup's rustc is on PATH has other headers than
+# one prepared without, and a test's make in a copy re-runs Kconfig: so
+# the keys name these tools, and a cache made in one environment is not
+# used in another (seen: a chroot without rustc reusing this machine's
+# cache, whose upstream references then differed in autoconf.h).
+kt__probed() {
+	local t
+	for t in rustc bindgen pahole; do
+		printf '%s=%s\n' "$t" "$(timeout 20 "$t" --version 2>/dev/null | head -n 1)"
+	done | sha256sum | cut -c1-6
+}
+KT_PROBED=$(kt__probed)
+
 kt__die() {
 	echo "kernel-trees: $*" >&2
 	return 1
@@ -257,7 +273,8 @@ kt_key() {
 	*) kt__die "kt_key: flavour must be intree or O, not '$flavour'"; return 1 ;;
 	esac
 	pv=$(kt__pkgver "$ver") || return 1
-	printf 'linux-%s_%s-%s-%s-%s-r%s\n' "$ver" "$pv" "$KT_ARCH" "$KT_CONFIG" "$flavour" "$KT_RECIPE"
+	printf 'linux-%s_%s-%s-%s-%s-t%s-r%s\n' "$ver" "$pv" "$KT_ARCH" "$KT_CONFIG" "$flavour" \
+		"$KT_PROBED" "$KT_RECIPE"
 }
 
 # kt__make DIR ARGS...: run the kernel's make in DIR with a clean environment.
