@@ -17,16 +17,23 @@
 #     extracting the .tar.xz gives; `kheaders verify --rebuild` of the
 #     image against its tree matches, and after a header edit (no
 #     rebuild) names that header, exit 1;
-#   - bzImages with each of the seven payloads the kernel offers (gzip,
-#     bzip2, lzma, xz, lzo, lz4, zstd), made by switching CONFIG_KERNEL_*
-#     and `make bzImage` (tests/lib/builtin.sh kbi_images; xz is visible
-#     to Kbuild for that step only: it is its own compressor of the
-#     payload): each payload is the one asked for (its magic); the switch recompiles nothing but the boot image's
-#     objects and kernel/kheaders.o, whose archive changes in
+#   - bzImages with the gzip, xz and zstd payloads made by Kbuild: gzip is
+#     the tree's own, xz and zstd made by switching CONFIG_KERNEL_* and
+#     `make bzImage` (tests/lib/builtin.sh kbi_images; xz is visible to
+#     Kbuild for that step only: it is its own compressor of the
+#     payload): each payload is the one asked for (its magic); the
+#     switch recompiles nothing but the boot image's objects and
+#     kernel/kheaders.o, whose archive changes in
 #     include/generated/autoconf.h alone (the CONFIG_KERNEL_* define:
 #     kheaders regenerates on config changes, unlike upstream's rules,
 #     see README "The stale archive upstream leaves"); `kheaders
-#     extract` from each bzImage equals its archive.
+#     extract` from each bzImage equals its archive;
+#   - the four other payloads the kernel offers (bzip2, lzma, lzo, lz4)
+#     made by Kbuild's own compressor commands (kbi_compress, checked
+#     against the tree's scripts/Makefile.lib) from the tree's
+#     arch/x86/boot/compressed/vmlinux.bin, the payload's input: each,
+#     alone and in a bzImage header, read by `kheaders extract` (the
+#     source layer every subcommand reads through, kh_source).
 # Under SAN=1 (KH_BUILD ends in /san) the cached tree is used as built
 # (no relink) and the boot is left out (it tests the kernel, not the
 # binary); every host-side check runs with the sanitized binary.
@@ -109,8 +116,8 @@ s=$(date +%s)
 kbi_images || die "no bzImages of each payload"
 echo "note: payload images $KBI_IMAGES ($(($(date +%s) - s)) s to get)"
 
-# The payloads: gzip is the tree's own; the six others and gzip again
-# were each made by switching CONFIG_KERNEL_* and `make bzImage`.
+# The payloads: gzip is the tree's own; xz and zstd were each made by
+# switching CONFIG_KERNEL_* and `make bzImage`, in that order.
 payload() {   # bzImage: print the payload's first bytes, hex
 	python3 - "$1" <<'PY'
 import struct, sys
@@ -126,12 +133,24 @@ PY
 declare -A MAGIC=([gzip]=1f8b [bzip2]=425a6839 [lzma]=5d00000004 [xz]=fd377a585a00
 	[lzo]=894c5a4f000d0a1a0a [lz4]=02214c18 [zstd]=28b52ffd)
 first=${KBI_COMP%% *}
+magic_ok() {   # bzImage, payload
+	local m
+	m=$(payload "$1") || { bad "${1##*/}: not a bzImage"; return 1; }
+	case $m in "${MAGIC[$2]}"*) return 0 ;; esac
+	bad "${1##*/}: payload starts $m, not $2"
+	return 1
+}
+if magic_ok "$KBI_IMAGES/bzImage.$first" "$first"; then
+	cmp -s "$KBI_IMAGES/archive.$first" "$KBI_TREE/kernel/kheaders_data.tar.xz" &&
+		ok "bzImage.$first: the tree's own, a $first payload, with the tree's archive" ||
+		bad "archive.$first is not the tree's kernel/kheaders_data.tar.xz"
+fi
+check "extract from bzImage.$first = extract of its archive" \
+	ex_image "$KBI_IMAGES/bzImage.$first" "$KBI_IMAGES/archive.$first" "$T/x-$first"
 prev=$KBI_IMAGES/archive.$first
-for c in ${KBI_COMP#"$first"} "$first"; do
+for c in ${KBI_COMP#"$first"}; do
 	b=$KBI_IMAGES/bzImage.$c
-	m=$(payload "$b") || { bad "bzImage.$c: not a bzImage"; continue; }
-	case $m in "${MAGIC[$c]}"*) ok "bzImage.$c: Kbuild made a $c payload ($(stat -c %s "$b") bytes)" ;;
-	*) bad "bzImage.$c: payload starts $m, not $c" ;; esac
+	magic_ok "$b" "$c" && ok "bzImage.$c: Kbuild made a $c payload ($(stat -c %s "$b") bytes)"
 	log=$KBI_IMAGES/make.$c.log
 	! kbi_hidden_run "$log" || bad "bzImage.$c: a hidden tool was run"
 	other=$(grep -E '^  (CC|AS|HOSTCC|CPP)  ' "$log" |
@@ -151,7 +170,26 @@ for c in ${KBI_COMP#"$first"} "$first"; do
 	check "extract from bzImage.$c = extract of its archive" \
 		ex_image "$b" "$KBI_IMAGES/archive.$c" "$T/x-$c"
 done
-cmp -s "$KBI_IMAGES/archive.$first" "$KBI_TREE/kernel/kheaders_data.tar.xz" &&
-	ok "back to $first: the archive is the tree's again, byte for byte" ||
-	bad "back to $first: the archive differs from the tree's"
+
+# The other four payloads, from the kernel's own compressor commands on
+# the payload's input. vmlinux.bin alone is that input (no
+# vmlinux.relocs on x86_64): the tree's gzip payload decompresses to it.
+. "$TOP/tests/lib/images.sh"
+VB=$KBI_TREE/arch/x86/boot/compressed/vmlinux.bin
+if gzip -dc "${VB}.gz" 2>/dev/null | cmp -s - "$VB"; then
+	ok "vmlinux.bin is the whole input of the tree's own payload (vmlinux.bin.gz)"
+else
+	bad "vmlinux.bin.gz does not decompress to vmlinux.bin: the payload's input is something else"
+fi
+for c in $KBI_COMP_CMD; do
+	p=$T/vmlinux.bin.$c
+	kbi_compress "$c" "$VB" "$p" || { bad "$c: the kernel's compressor command"; continue; }
+	wrap bzimage "$p" "$T/bzImage-synthetic.$c"
+	m=$(od -An -tx1 -N9 "$p" | tr -d ' \n')
+	case $m in "${MAGIC[$c]}"*) ;; *) bad "vmlinux.bin.$c starts $m, not $c"; continue ;; esac
+	check "extract from vmlinux.bin.$c (Kbuild's $c command, $(stat -c %s "$p") bytes) = extract of the tree's .tar.xz" \
+		ex_image "$p" "$KBI_TREE/kernel/kheaders_data.tar.xz" "$T/x-cmd-$c"
+	check "extract from a bzImage header around vmlinux.bin.$c = extract of the tree's .tar.xz" \
+		ex_image "$T/bzImage-synthetic.$c" "$KBI_TREE/kernel/kheaders_data.tar.xz" "$T/x-wrap-$c"
+done
 exit $fail

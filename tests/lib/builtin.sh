@@ -32,11 +32,17 @@
 #                      zstd are never hidden).
 #   kbi_hidden_run LOG true if LOG shows that a hidden tool was run.
 #   kbi_images         x86_64: make sure the cached bzImages of every
-#                      payload in KBI_COMP (all seven the kernel offers)
-#                      exist (built from a copy of
+#                      payload in KBI_COMP exist (the first is the
+#                      tree's own; the others built from a copy of
 #                      KBI_TREE by switching CONFIG_KERNEL_* and `make
 #                      bzImage`), set KBI_IMAGES to their directory (see
 #                      kbi__images_build for what it holds).
+#   kbi_compress COMP IN OUT
+#                      x86_64: OUT is IN compressed as Kbuild's
+#                      scripts/Makefile.lib compresses a boot image's
+#                      payload with COMP (one of KBI_COMP_CMD), the size
+#                      appended; fails if the tree's Makefile.lib no
+#                      longer has that command.
 #   kbi_qemu IMAGE INITRD SERIAL_LOG TIMEOUT [APPEND...]
 #                      boot IMAGE with INITRD under QEMU TCG (no KVM),
 #                      -nographic, serial console to SERIAL_LOG, under
@@ -45,8 +51,12 @@
 #                      makes that exit qemu; no ACPI/PSCI driver needed).
 #
 # Variables: KBI_TS, the KBUILD_BUILD_TIMESTAMP every build uses (verify
-# needs it as --mtime); KBI_COMP (x86_64: "gzip bzip2 lzma xz lzo lz4
-# zstd"), the payloads kbi_images builds, the first being the tree's own.
+# needs it as --mtime); KBI_COMP (x86_64: "gzip xz zstd"), the payloads
+# kbi_images has Kbuild build, the first being the tree's own; KBI_COMP_CMD
+# (x86_64: "bzip2 lzma lzo lz4"), the other four the kernel offers, made
+# by kbi_compress from the tree's vmlinux.bin. Each Kbuild switch
+# regenerates the archive (autoconf.h changes) and relinks vmlinux, about
+# a CPU-minute each, so only the issue's three go through Kbuild.
 #
 # Cache layout (under $KHEADERS_CACHE, beside kernel-trees.sh's):
 #   KEY/            finished tree (KEY/.kbi-stamp inside): the 7.3 source
@@ -76,7 +86,10 @@ kbi__die() {
 
 # The fragment: what booting from an initramfs on a serial console and
 # serving the archive need on top of tinyconfig, and no more. The boot
-# image is gzip: tinyconfig's xz would need xz(1) in Kbuild.
+# image is gzip: tinyconfig's xz would need xz(1) in Kbuild. What
+# tinyconfig turns on and a serial boot with an uncompressed initramfs
+# does not use is turned off (the VT console and input layer, the
+# initramfs decompressors): fewer objects to compile on a cold cache.
 KBI_FRAGMENT_COMMON='CONFIG_64BIT=y
 CONFIG_IKHEADERS=y
 CONFIG_SYSFS=y
@@ -88,7 +101,16 @@ CONFIG_BINFMT_ELF=y
 CONFIG_BINFMT_SCRIPT=y
 CONFIG_DEVTMPFS=y
 CONFIG_FUTEX=y
-CONFIG_MULTIUSER=y'
+CONFIG_MULTIUSER=y
+# CONFIG_VT is not set
+# CONFIG_INPUT is not set
+# CONFIG_RD_GZIP is not set
+# CONFIG_RD_BZIP2 is not set
+# CONFIG_RD_LZMA is not set
+# CONFIG_RD_XZ is not set
+# CONFIG_RD_LZO is not set
+# CONFIG_RD_LZ4 is not set
+# CONFIG_RD_ZSTD is not set'
 
 kbi_arch() {
 	case ${1-} in
@@ -98,7 +120,8 @@ kbi_arch() {
 		KBI_IMAGE=arch/x86/boot/bzImage
 		KBI_CONSOLE=ttyS0
 		KBI_QEMU=qemu-system-x86_64
-		KBI_COMP="gzip bzip2 lzma xz lzo lz4 zstd"
+		KBI_COMP="gzip xz zstd"
+		KBI_COMP_CMD="bzip2 lzma lzo lz4"
 		KBI_FRAGMENT="$KBI_FRAGMENT_COMMON
 CONFIG_KERNEL_GZIP=y
 # CONFIG_KERNEL_XZ is not set
@@ -112,6 +135,7 @@ CONFIG_SERIAL_8250_CONSOLE=y"
 		KBI_CONSOLE=ttyAMA0
 		KBI_QEMU=qemu-system-aarch64
 		KBI_COMP=
+		KBI_COMP_CMD=
 		KBI_FRAGMENT="$KBI_FRAGMENT_COMMON
 CONFIG_ARM_AMBA=y
 CONFIG_SERIAL_AMBA_PL011=y
@@ -260,13 +284,14 @@ kbi__switch() {
 }
 
 # kbi__images_build TMP FINAL LOG: in a private copy of KBI_TREE, switch the
-# payload to each of $KBI_COMP after the first (then back to the first)
-# and run `make bzImage`; keep per payload COMP, in TMP:
-#   bzImage.COMP          the image
+# payload to each of $KBI_COMP after the first, in order, and run `make
+# bzImage`; keep per payload COMP, in TMP:
+#   bzImage.COMP          the image (the first's: the tree's own)
 #   archive.COMP          kernel/kheaders_data.tar.xz after that make
 #   make.COMP.log         that make's output (what it rebuilt)
 #   kheaders.o.COMP       `stat -c '%i %Y'` of kernel/kheaders.o before
 #                         and after that make (two lines)
+# (make.FIRST.log and kheaders.o.FIRST do not exist.)
 kbi__images_build() {
 	local tmp=$1 log=$3 first c
 	first=${KBI_COMP%% *}
@@ -275,7 +300,7 @@ kbi__images_build() {
 		mkdir -p "$tmp" && kbi_copy "$tmp/tree" || exit 1
 		cp "$tmp/tree/$KBI_IMAGE" "$tmp/bzImage.$first" &&
 			cp "$tmp/tree/kernel/kheaders_data.tar.xz" "$tmp/archive.$first" || exit 1
-		for c in ${KBI_COMP#"$first"} "$first"; do
+		for c in ${KBI_COMP#"$first"}; do
 			echo "== CONFIG_KERNEL_$c, make bzImage (xz allowed: Kbuild's compressor of the payload)"
 			kbi__switch "$tmp/tree" "$tmp/cfg.log" "$c" || { cat "$tmp/cfg.log"; exit 1; }
 			stat -c '%i %Y' "$tmp/tree/kernel/kheaders.o" >"$tmp/kheaders.o.$c" || exit 1
@@ -286,11 +311,31 @@ kbi__images_build() {
 				cp "$tmp/tree/$KBI_IMAGE" "$tmp/bzImage.$c" &&
 				cp "$tmp/tree/kernel/kheaders_data.tar.xz" "$tmp/archive.$c" || exit 1
 		done
-		# The first payload's make rebuilt the same image again: it is
-		# kept (bzImage.FIRST), the one of the pristine tree is not.
 		rm -rf "$tmp/tree" "$tmp/cfg.log"
 		echo "== done $(date -u '+%F %T')"
 	} >"$log" 2>&1
+}
+
+# kbi_compress COMP IN OUT: Kbuild's cmd_COMP_with_size of the tree's
+# scripts/Makefile.lib, run as it runs it (the tools named as the
+# tree's Makefile names them: KBZIP2=bzip2, LZMA=lzma, KLZOP=lzop,
+# LZ4=lz4). The command's text must still be in KBI_TREE's
+# Makefile.lib, so a kernel that changes how it compresses is noticed,
+# not silently imitated.
+kbi_compress() {
+	local comp=$1 in=$2 out=$3 want cmd
+	case $comp in
+	bzip2) want='$(KBZIP2) -9' cmd=(bzip2 -9) ;;
+	lzma) want='$(LZMA) -9' cmd=(lzma -9) ;;
+	lzo) want='$(KLZOP) -9' cmd=(lzop -9) ;;
+	lz4) want='$(LZ4) -l -9 - -' cmd=(lz4 -l -9 - -) ;;
+	*) kbi__die "kbi_compress: no Kbuild command for '$comp'"; return 1 ;;
+	esac
+	grep -qF "cmd_${comp}_with_size = { cat \$(real-prereqs) | $want" "$KBI_TREE/scripts/Makefile.lib" ||
+		{ kbi__die "$KBI_TREE/scripts/Makefile.lib: no cmd_${comp}_with_size running '$want'"; return 1; }
+	{ "${cmd[@]}" <"$in" && python3 -c 'import os, struct, sys
+sys.stdout.buffer.write(struct.pack("<I", os.path.getsize(sys.argv[1])))' "$in"; } >"$out.tmp" &&
+		mv "$out.tmp" "$out" || { rm -f "$out.tmp"; kbi__die "kbi_compress $comp $in failed"; return 1; }
 }
 
 kbi_images() {
