@@ -8,8 +8,9 @@
 # O=, cpio, perl, tar and xz hidden from PATH: kheaders regenerates once
 # (one "  GEN" line), the blob inside kernel/kheaders.o is the archive
 # `kheaders gen` makes for that tree, its tar is byte-identical to what the
-# tree's own rules make through Make (`make kernel/kheaders_data.tar.xz`
-# before installing, cached in $KHEADERS_CACHE/upstream-ref), and a second
+# tree's own rules make through Make (`make kernel/kheaders.o` before
+# installing, cached in $KHEADERS_CACHE/upstream-ref; =y's is
+# tests/lib/upstream.sh up_ref_y, shared with t-upstream-identity), and a second
 # make regenerates nothing and relinks nothing. A header edit, an added
 # header and a KBUILD_BUILD_TIMESTAMP change each regenerate; `make clean`
 # leaves none of kheaders' files. Trees are private copies of the cache.
@@ -23,9 +24,10 @@
 set -u
 . "$TOP/tests/lib/kernel-trees.sh"
 . "$TOP/tests/lib/tree-copy.sh"
+. "$TOP/tests/lib/upstream.sh"
 T=$TEST_TMP
 K=$KHEADERS
-TS1="Sat Nov 21 12:00:00 UTC 2026"
+TS1=$UP_TS
 export KBUILD_BUILD_TIMESTAMP=$TS1
 REF=${KHEADERS_CACHE:-/var/tmp/kheaders-cache}/upstream-ref
 mkdir -p "$REF"
@@ -83,8 +85,9 @@ set_ikheaders() {   # srctree, objtree-or-empty, y|m
 	grep -qx "CONFIG_IKHEADERS=$3" "$out/.config" || { bad "CONFIG_IKHEADERS=$3 not set"; return 1; }
 }
 
-# The reference: the tree's own rules through Make, before installing,
-# once per line and config (cached by the tree's key).
+# The =m reference: the tree's own rules through Make, before
+# installing, once per line (cached by the tree's key). =y's is
+# up_ref_y's, made the same way.
 upstream_ref() {   # srctree, key
 	local src=$1 key=$2
 	[ -f "$REF/$key.tar" ] && return 0
@@ -101,8 +104,8 @@ gens() { grep -c '^  GEN     kernel/kheaders_data.tar.xz$' "$1"; }
 
 # One build: the first make regenerates once and links the archive, the
 # second does nothing.
-check_build() {   # label, srctree, objtree(or empty), y|m, reference key
-	local label=$1 src=$2 obj=$3 cfg=$4 key=$5 out=${3:-$2} o1 a1
+check_build() {   # label, srctree, objtree(or empty), y|m, the reference tar
+	local label=$1 src=$2 obj=$3 cfg=$4 ref=$5 out=${3:-$2} o1 a1
 	set_ikheaders "$src" "$obj" "$cfg" || return 1
 	KPATH=$NOPATH kmake "$T/m1.log" -C "$src" ${obj:+O=$obj} kernel/kheaders.o || return 1
 	[ "$(gens "$T/m1.log")" = 1 ] || { bad "$label: want one GEN line"; grep -i 'kheaders' "$T/m1.log"; }
@@ -114,10 +117,10 @@ check_build() {   # label, srctree, objtree(or empty), y|m, reference key
 	cmp -s "$T/direct.tar.xz" "$out/kernel/kheaders_data.tar.xz" ||
 		bad "$label: archive differs from what kheaders gen makes for the tree"
 	xz -dc "$out/kernel/kheaders_data.tar.xz" > "$T/ours.tar"
-	if cmp -s "$T/ours.tar" "$REF/$key.tar"; then
+	if cmp -s "$T/ours.tar" "$ref"; then
 		ok "$label: blob = kheaders gen = the tree's own rules' tar ($(stat -c %s "$T/ours.tar") bytes)"
 	else
-		bad "$label: tar differs from the tree's own rules' ($REF/$key.tar)"
+		bad "$label: tar differs from the tree's own rules' ($ref)"
 	fi
 	o1=$(stat -c '%i %y' "$out/kernel/kheaders.o"); a1=$(stat -c '%i %y' "$out/kernel/kheaders_data.tar.xz")
 	KPATH=$NOPATH kmake "$T/m2.log" -C "$src" ${obj:+O=$obj} kernel/kheaders.o || return 1
@@ -167,7 +170,7 @@ check_patch() {   # label, pristine tree
 }
 
 line() {   # version
-	local v=$1 tree key in f osrc oobj
+	local v=$1 tree key in f osrc oobj yref
 	tree=$(kt_src "$v") || { bad "no $v tree"; return; }
 	key=$(kt_key "$v" intree)
 	check_patch "$v" "$tree"
@@ -177,7 +180,8 @@ line() {   # version
 	if [ -n "$full" ] && [ ! -f "$REF/$key-m.tar" ]; then
 		set_ikheaders "$in" "" m && upstream_ref "$in" "$key-m" || { bad "$v: no =m reference"; return; }
 	fi
-	set_ikheaders "$in" "" y && upstream_ref "$in" "$key-y" || { bad "$v: no =y reference"; return; }
+	set_ikheaders "$in" "" y && yref=$(up_ref_y "$v") && xz -dc "$yref" > "$T/$v-y.tar" ||
+		{ bad "$v: no =y reference"; return; }
 
 	"$TOP/scripts/kbuild-install" "$in" > "$T/inst.log" 2>&1 || { bad "kbuild-install $v"; cat "$T/inst.log"; return; }
 	sum=$(cat "$in/kernel/Makefile" "$in/kernel/kheaders.c" "$in/kernel/.gitignore" | md5sum)
@@ -188,7 +192,7 @@ line() {   # version
 	! grep -q 'gen_kheaders.sh\|kheaders-srclist)' "$in/kernel/Makefile" || bad "$v: kernel/Makefile still runs the tree's rules"
 	ok "$v: $(cat "$T/inst.log")"
 
-	check_build "$v in-tree =y" "$in" "" y "$key-y" || return
+	check_build "$v in-tree =y" "$in" "" y "$T/$v-y.tar" || return
 	[ -d "$in/kernel/kheaders_data.tar.xz.cache" ] || bad "$v: no block cache beside the state"
 
 	# Each change that must regenerate. Headers of the copy are hard links
@@ -218,7 +222,7 @@ line() {   # version
 	fi
 
 	if [ -n "$full" ]; then
-		check_build "$v in-tree =m" "$in" "" m "$key-m"
+		check_build "$v in-tree =m" "$in" "" m "$REF/$key-m.tar"
 	fi
 	kmake "$T/clean.log" -C "$in" clean
 	for f in kheaders_data.tar.xz kheaders_data.tar.xz.state kheaders_data.tar.xz.cache kheaders_data.S \
@@ -235,7 +239,7 @@ line() {   # version
 		{ bad "copy of the $v O= tree"; return; }
 	"$TOP/scripts/kbuild-install" "$osrc" > "$T/inst.log" 2>&1 || bad "kbuild-install $v O="
 	# The O= archive must equal the in-tree one of the same config.
-	check_build "$v O= =y" "$osrc" "$oobj" y "$key-y"
+	check_build "$v O= =y" "$osrc" "$oobj" y "$T/$v-y.tar"
 	rm -rf "$osrc" "$oobj"
 }
 

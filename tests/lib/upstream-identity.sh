@@ -5,8 +5,11 @@
 # legacy script), 7.3 in-tree and O= (the mainline script, called as its
 # kernel/Makefile calls it, with the file lists its rules write).  Compares
 # the decompressed tar and the .tar.xz; the upstream archive is cached in
-# $KHEADERS_CACHE/upstream-ref by tree key and timestamp.  Needs TOP and
-# KHEADERS; exit 0 pass, 1 fail.
+# $KHEADERS_CACHE/upstream-ref by tree key and timestamp.  In-tree, the
+# reference is the one t-kbuild-* uses too (tests/lib/upstream.sh
+# up_ref_y: the tree's own rules through Make, `make kernel/kheaders.o`,
+# at UP_TS), made once for both; O=, the script is called here as
+# Kbuild calls it.  Needs TOP and KHEADERS; exit 0 pass, 1 fail.
 # Arguments, if any, pick cases by name (6.1-intree 5.10-O 7.3-intree ...).
 #
 # One known difference is handled, not hidden: upstream 6.1/6.12 archive
@@ -18,6 +21,7 @@
 set -u
 : "${TOP:?TOP must name the repository}" "${KHEADERS:?KHEADERS must name the binary}"
 . "$TOP/tests/lib/kernel-trees.sh"
+. "$TOP/tests/lib/upstream.sh"
 
 REF=${KHEADERS_CACHE:-/var/tmp/kheaders-cache}/upstream-ref
 mkdir -p "$REF" || exit 1
@@ -118,50 +122,62 @@ check() {
 	[ -n "$oot" ] || ksrc=.
 	echo "$name: TS='$ts'"
 
-	lock=$(kt_use_lock "$obj")
-	exec 8>"$lock" && flock 8 || { echo "FAIL $name: cannot lock $lock"; return 1; }
-	# A killed run may have left utsversion.h hidden; put it back first.
-	[ -e "$uts.kheaders-hidden" ] && mv -f "$uts.kheaders-hidden" "$uts"
-	if [ -e "$uts" ]; then
-		echo "  note: $uts exists; upstream would archive it and we never do;"
-		echo "        hiding it from the upstream run"
-		hidden=$uts.kheaders-hidden
-		mv "$uts" "$hidden"
-	fi
-	mkdir -p "$obj/kernel"
-	rm -f "$obj/kernel/kheaders.md5"
-	t0=$(now)
 	local rc=0 refkey
-	refkey=$REF/ident-$key-$(printf '%s' "$ts" | md5sum | cut -c1-12).tar.xz
-	if [ -f "$refkey" ]; then
-		cp "$refkey" "$up" && echo "  upstream: cached $refkey"
+	if [ -z "$oot" ]; then
+		# In-tree: the tree's own rules through Make, the reference
+		# t-kbuild-* shares (tests/lib/upstream.sh up_ref_y), at its
+		# timestamp.
+		[ "$ts" = "$UP_TS" ] || { echo "FAIL $name: an in-tree case runs at UP_TS ($UP_TS), not '$ts'"; return 1; }
+		t0=$(now)
+		refkey=$(up_ref_y "${name%-intree}" 2>"$tmp/$name.upstream.log") && cp "$refkey" "$up" &&
+			echo "  upstream: $refkey (the tree's own rules through Make, shared with t-kbuild-${name%-intree})"
 		rc=$?
-	elif grep -q '^srclist=\$2' "$src/kernel/gen_kheaders.sh"; then
-		# The mainline script (6.17+): called as kernel/Makefile calls it,
-		# with the file lists its filechk rules write, output kept private.
-		mkdir -p "$tmp/mainline-$name"
-		(cd "$obj" && for d in include "arch/x86/include"; do
-			find "$ksrc/$d" -path "$ksrc/$d/generated" -prune -o -name "*.h" -print
-		done >"$tmp/mainline-$name/srclist" && for d in include "arch/x86/include"; do
-			find "$d/generated" ! -path "include/generated/utsversion.h" -a -name "*.h" -print
-		done >"$tmp/mainline-$name/objlist" &&
-		env -i PATH="$PATH" SRCARCH=x86 XZ=xz TAR=tar srctree="$ksrc" \
-			sh "$ksrc/kernel/gen_kheaders.sh" "$tmp/mainline-$name/kheaders_data.tar.xz" \
-			"$tmp/mainline-$name/srclist" "$tmp/mainline-$name/objlist" "$ts") \
-			>"$tmp/$name.upstream.log" 2>&1 &&
-			cp "$tmp/mainline-$name/kheaders_data.tar.xz" "$up"
-		rc=$?
+		t1=$(now)
 	else
-		(cd "$obj" && env -i PATH="$PATH" SRCARCH=x86 XZ=xz KBUILD_BUILD_TIMESTAMP="$ts" \
-			srctree="$ksrc" ${oot:+building_out_of_srctree=1} \
-			sh "$ksrc/kernel/gen_kheaders.sh" kernel/kheaders_data.tar.xz) >"$tmp/$name.upstream.log" 2>&1 &&
-			cp "$obj/kernel/kheaders_data.tar.xz" "$up"
-		rc=$?
+		lock=$(kt_use_lock "$obj")
+		exec 8>"$lock" && flock 8 || { echo "FAIL $name: cannot lock $lock"; return 1; }
+		# A killed run may have left utsversion.h hidden; put it back first.
+		[ -e "$uts.kheaders-hidden" ] && mv -f "$uts.kheaders-hidden" "$uts"
+		if [ -e "$uts" ]; then
+			echo "  note: $uts exists; upstream would archive it and we never do;"
+			echo "        hiding it from the upstream run"
+			hidden=$uts.kheaders-hidden
+			mv "$uts" "$hidden"
+		fi
+		mkdir -p "$obj/kernel"
+		rm -f "$obj/kernel/kheaders.md5"
+		t0=$(now)
+		refkey=$REF/ident-$key-$(printf '%s' "$ts" | md5sum | cut -c1-12).tar.xz
+		if [ -f "$refkey" ]; then
+			cp "$refkey" "$up" && echo "  upstream: cached $refkey"
+			rc=$?
+		elif grep -q '^srclist=\$2' "$src/kernel/gen_kheaders.sh"; then
+			# The mainline script (6.17+): called as kernel/Makefile calls it,
+			# with the file lists its filechk rules write, output kept private.
+			mkdir -p "$tmp/mainline-$name"
+			(cd "$obj" && for d in include "arch/x86/include"; do
+				find "$ksrc/$d" -path "$ksrc/$d/generated" -prune -o -name "*.h" -print
+			done >"$tmp/mainline-$name/srclist" && for d in include "arch/x86/include"; do
+				find "$d/generated" ! -path "include/generated/utsversion.h" -a -name "*.h" -print
+			done >"$tmp/mainline-$name/objlist" &&
+			env -i PATH="$PATH" SRCARCH=x86 XZ=xz TAR=tar srctree="$ksrc" \
+				sh "$ksrc/kernel/gen_kheaders.sh" "$tmp/mainline-$name/kheaders_data.tar.xz" \
+				"$tmp/mainline-$name/srclist" "$tmp/mainline-$name/objlist" "$ts") \
+				>"$tmp/$name.upstream.log" 2>&1 &&
+				cp "$tmp/mainline-$name/kheaders_data.tar.xz" "$up"
+			rc=$?
+		else
+			(cd "$obj" && env -i PATH="$PATH" SRCARCH=x86 XZ=xz KBUILD_BUILD_TIMESTAMP="$ts" \
+				srctree="$ksrc" ${oot:+building_out_of_srctree=1} \
+				sh "$ksrc/kernel/gen_kheaders.sh" kernel/kheaders_data.tar.xz) >"$tmp/$name.upstream.log" 2>&1 &&
+				cp "$obj/kernel/kheaders_data.tar.xz" "$up"
+			rc=$?
+		fi
+		[ $rc = 0 ] && [ ! -f "$refkey" ] && { cp "$up" "$refkey.tmp.$$" && mv "$refkey.tmp.$$" "$refkey" || rm -f "$refkey.tmp.$$"; }
+		t1=$(now)
+		restore_uts
+		exec 8>&-
 	fi
-	[ $rc = 0 ] && [ ! -f "$refkey" ] && { cp "$up" "$refkey.tmp.$$" && mv "$refkey.tmp.$$" "$refkey" || rm -f "$refkey.tmp.$$"; }
-	t1=$(now)
-	restore_uts
-	exec 8>&-
 	if [ $rc != 0 ]; then
 		echo "FAIL $name: upstream gen_kheaders.sh failed:"
 		sed 's/^/  /' "$tmp/$name.upstream.log"
@@ -230,13 +246,15 @@ run() {
 read -r -a cases <<< "${KH_IDENTITY_CASES-}"
 # LINE FLAVOUR TIMESTAMP: each line Debian ships, in-tree and O=; under
 # SAN=1 (KH_BUILD ends in /san) one tree per design, to save time.
+# In-tree cases run at UP_TS, the timestamp of the reference they share
+# with t-kbuild-*; the O= cases carry the other spellings.
 matrix=(
-	"6.1 intree Sat Nov 21 12:00:00 UTC 2026"
-	"6.12 intree @1700000000"
+	"6.1 intree $UP_TS"
+	"6.12 intree $UP_TS"
 	"6.1 O Sun, 15 Jun 2025 15:06:40 +0000"
-	"5.10 intree @1700000000"
+	"5.10 intree $UP_TS"
 	"5.10 O Sat Nov 21 12:00:00 UTC 2026"
-	"7.3 intree Sun, 15 Jun 2025 15:06:40 +0000"
+	"7.3 intree $UP_TS"
 	"7.3 O @1700000000"
 )
 case ${KH_BUILD-} in */san)
