@@ -174,7 +174,6 @@ done
 # The other four payloads, from the kernel's own compressor commands on
 # the payload's input. vmlinux.bin alone is that input (no
 # vmlinux.relocs on x86_64): the tree's gzip payload decompresses to it.
-. "$TOP/tests/lib/images.sh"
 VB=$KBI_TREE/arch/x86/boot/compressed/vmlinux.bin
 if gzip -dc "${VB}.gz" 2>/dev/null | cmp -s - "$VB"; then
 	ok "vmlinux.bin is the whole input of the tree's own payload (vmlinux.bin.gz)"

@@ -1,8 +1,8 @@
 # tests/lib/builtin.sh: small kernels with CONFIG_IKHEADERS=y built in,
 # built by Kbuild through scripts/kbuild-install, cached machine-wide.
 #
-# Source this file from bash (after nothing: it sources kernel-trees.sh
-# and tree-copy.sh); it defines functions and sets no options.
+# Source this file from bash (after nothing: it sources kernel-trees.sh,
+# tree-copy.sh and images.sh); it defines functions and sets no options.
 #
 #   kbi_arch ARCH      select the architecture: x86_64 or arm64. Sets
 #                      KBI_ARCH, KBI_SRCARCH (x86, arm64), KBI_CROSS
@@ -73,6 +73,7 @@
 
 . "${TOP:-.}/tests/lib/kernel-trees.sh"
 . "${TOP:-.}/tests/lib/tree-copy.sh"
+. "${TOP:-.}/tests/lib/images.sh"   # size_le32, Kbuild's size_append
 
 KBI_RECIPE=1
 KBI_VERSION=7.3
@@ -333,8 +334,7 @@ kbi_compress() {
 	esac
 	grep -qF "cmd_${comp}_with_size = { cat \$(real-prereqs) | $want" "$KBI_TREE/scripts/Makefile.lib" ||
 		{ kbi__die "$KBI_TREE/scripts/Makefile.lib: no cmd_${comp}_with_size running '$want'"; return 1; }
-	{ "${cmd[@]}" <"$in" && python3 -c 'import os, struct, sys
-sys.stdout.buffer.write(struct.pack("<I", os.path.getsize(sys.argv[1])))' "$in"; } >"$out.tmp" &&
+	{ "${cmd[@]}" <"$in" && size_le32 "$in"; } >"$out.tmp" &&
 		mv "$out.tmp" "$out" || { rm -f "$out.tmp"; kbi__die "kbi_compress $comp $in failed"; return 1; }
 }
 
